@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up everything the project needs on a fresh machine (Python 3.11, Node 20, git):
+# a virtualenv in .venv with the package (and, with --dev, the test tools), and
+# bubblewrap when apt is available (the sandbox works without it; tests cover both).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dev=0
+[ "${1:-}" = "--dev" ] && dev=1
+
+if ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "setup: installing bubblewrap" >&2
+  (apt-get install -y -q bubblewrap >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap >/dev/null 2>&1; }) \
+    || echo "setup: bubblewrap not installed; the built-in Landlock sandbox will be used" >&2
+fi
+
+python=${PYTHON:-python3.11}
+command -v "$python" >/dev/null 2>&1 || python=python3
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+if [ "$dev" = 1 ]; then
+  .venv/bin/python -m pip install -q -e '.[dev]'
+else
+  .venv/bin/python -m pip install -q -e .
+fi
+# Byte-compile once so that every CLI start-up skips compiling (PYTHONDONTWRITEBYTECODE may be set).
+.venv/bin/python -m compileall -q src >/dev/null

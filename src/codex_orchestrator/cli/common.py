@@ -1,0 +1,77 @@
+"""Options and plumbing shared by the commands that run things (start, resume, exec)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..config.keys import APPROVAL_POLICIES, SANDBOX_MODES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import Config
+    from ..exec.cancel import CancelToken
+
+
+def add_policy_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("approvals and sandbox")
+    group.add_argument("--approval-policy", "-a", choices=APPROVAL_POLICIES, metavar="POLICY",
+                       help="untrusted | on-failure | on-request | never (default from config: on-request)")
+    group.add_argument("--sandbox", "-s", choices=SANDBOX_MODES, metavar="MODE",
+                       help="read-only | workspace-write | danger-full-access (default from config: workspace-write)")
+    group.add_argument("--full-auto", action="store_true",
+                       help="shorthand for --sandbox workspace-write --approval-policy on-request")
+    group.add_argument("--approvals", choices=("stdin", "tty", "none"),
+                       help="where approval answers come from: stdin (JSON approval:response lines, for SDKs), "
+                            "tty (a prompt; the default on a terminal) or none (fail closed)")
+
+
+def add_task_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", help="task id (default: $MCP_RUNNER_TASK_ID, else the configured default_task)")
+
+
+def config_flags(args: argparse.Namespace) -> dict[str, Any]:
+    flags: dict[str, Any] = {}
+    if getattr(args, "full_auto", False):
+        flags["sandbox_mode"] = "workspace-write"
+        flags["approval_policy"] = "on-request"
+    if getattr(args, "approval_policy", None):
+        flags["approval_policy"] = args.approval_policy
+    if getattr(args, "sandbox", None):
+        flags["sandbox_mode"] = args.sandbox
+    return flags
+
+
+def load_config(args: argparse.Namespace, cwd: Path | None = None) -> Config:
+    from ..config import load_config as resolve
+
+    return resolve(cwd, config_flags(args))
+
+
+def task_id(args: argparse.Namespace, config: Config) -> str:
+    from ..runs.ids import resolve_task_id
+
+    return resolve_task_id(getattr(args, "task", None), dict(os.environ), config.get("default_task"))
+
+
+def install_signal_handlers(token: CancelToken) -> Callable[[], None]:
+    """SIGINT/SIGTERM cancel the run (the stage's process group is stopped, records are written).
+
+    A second signal while cancelling is ignored: the cleanup is short and bounded.
+    Returns a function that restores the previous handlers.
+    """
+
+    def handler(signum: int, frame: Any) -> None:
+        if not token.cancelled:
+            token.cancel(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore

@@ -1,0 +1,49 @@
+"""`config show`: every effective setting and the source it came from."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "config", help="show the effective configuration", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Configuration precedence, highest first: flags > CODEX_ORCHESTRATOR_* environment > repo "
+                    "config (codex.orchestrator.json or config/orchestrator.json) > $CODEX_HOME/config.toml > "
+                    "defaults. A repo config may tighten, never loosen, your global Codex approval policy, "
+                    "sandbox mode and network access. See docs/configuration.md.",
+    )
+    actions = p.add_subparsers(title="actions", metavar="ACTION")
+    show = actions.add_parser("show", help="print every effective value with its source")
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.add_argument("--approval-policy", "-a", dest="approval_policy", help=argparse.SUPPRESS)
+    show.add_argument("--sandbox", "-s", dest="sandbox", help=argparse.SUPPRESS)
+    show.set_defaults(handler=run_show)
+    p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from .common import load_config
+
+    config = load_config(args)
+    rows = [{"key": s.key, "value": s.value, "source": s.source, **({"note": s.note} if s.note else {})}
+            for s in config.settings.values()]
+    if args.format == "json":
+        print(json.dumps({
+            "repo_root": str(config.repo_root),
+            "repo_config": str(config.repo_config_path) if config.repo_config_path else None,
+            "codex_config": str(config.codex_config_path),
+            "settings": rows,
+        }, indent=2))
+        return 0
+    print(f"repo root:    {config.repo_root}")
+    print(f"repo config:  {config.repo_config_path or '(none)'}")
+    print(f"codex config: {config.codex_config_path}{'' if config.codex_config_path.is_file() else ' (absent)'}")
+    width = max(len(row["key"]) for row in rows)
+    for row in rows:
+        value = json.dumps(row["value"])
+        print(f"  {row['key']:<{width}}  {value:<24} {row['source']}")
+        if "note" in row:
+            print(f"  {'':<{width}}  note: {row['note']}")
+    return 0

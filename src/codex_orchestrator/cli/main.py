@@ -1,0 +1,84 @@
+"""`codex-orchestrator` / `codex-orch`: the entry point.
+
+Only argparse and the command modules' `register` functions load at start-up;
+each command imports what it needs when it runs. Every OrchestratorError
+becomes one line on stderr and its documented exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import EXIT_USAGE, OrchestratorError
+
+DESCRIPTION = """\
+Run the commands of coding-agent work through one autonomy layer: your approval
+policy (and approvals you already gave), a real OS sandbox, live JSONL events,
+and an auditable manifest per run under .runs/<task>/cli/<run-id>/."""
+
+EPILOG = """\
+examples:
+  codex-orchestrator start                    run the default pipeline (diagnostics if none is configured)
+  codex-orchestrator plan                     show the stages without running anything
+  codex-orchestrator exec --jsonl -- make test
+  codex-orchestrator status --run RUN_ID --watch
+  codex-orchestrator config show              every effective setting and where it came from
+  codex-orchestrator sandbox check            what the sandbox can enforce on this machine
+
+exit codes: a command's own exit code is passed through; 2 bad input or config,
+66 not found, 70 internal error, 71 sandbox unavailable, 77 not approved,
+130/143 stopped by SIGINT/SIGTERM. See docs/cli.md."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n(see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import approvals_cmd, config_cmd, exec_cmd, instructions_cmd, pipeline_cmds, sandbox_cmd
+
+    parser = _Parser(
+        prog="codex-orchestrator", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"codex-orchestrator {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+    pipeline_cmds.register(sub)
+    exec_cmd.register(sub)
+    config_cmd.register(sub)
+    approvals_cmd.register(sub)
+    sandbox_cmd.register(sub)
+    instructions_cmd.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list in (["--version"], ["-V"]):  # the fast path: no command modules load
+        print(f"codex-orchestrator {__version__}")
+        return 0
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        code: int = handler(args)
+        return code
+    except OrchestratorError as exc:
+        print(f"codex-orchestrator: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("codex-orchestrator: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 141
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,284 @@
+"""`start`, `plan`, `status`, `resume` and `pipelines`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from .common import add_policy_options, add_task_option
+
+RAW = argparse.RawDescriptionHelpFormatter
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "start", help="run a pipeline", formatter_class=RAW,
+        description="Run a pipeline's stages in order, each through the ToolOrchestrator (approvals, sandbox, "
+                    "events). Without a name, runs the repo's defaultPipeline, else the built-in diagnostics.",
+        epilog="examples:\n  codex-orchestrator start\n  codex-orchestrator start ci --task pr-123 --format jsonl\n"
+               "\nexit codes: 0 succeeded, 1 a stage failed, 130/143 stopped by SIGINT/SIGTERM.",
+    )
+    p.add_argument("pipeline", nargs="?", help="pipeline id (see `codex-orchestrator pipelines`)")
+    add_task_option(p)
+    p.add_argument("--format", choices=("text", "json", "jsonl"), default=None,
+                   help="text: live view (default on a terminal); jsonl: every event as it happens "
+                        "(default when stdout is not a terminal); json: one final summary")
+    add_policy_options(p)
+    p.set_defaults(handler=run_start)
+
+    p = sub.add_parser("plan", help="show a pipeline's stages without running anything", formatter_class=RAW,
+                       description="Print the stages `start` would run, with their commands, cwd and options.")
+    p.add_argument("pipeline", nargs="?", help="pipeline id")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(handler=run_plan)
+
+    p = sub.add_parser(
+        "status", help="show a run's status", formatter_class=RAW,
+        description="Show the status of a run from its manifest. A run whose process died is reported as "
+                    "`interrupted`, never as running.",
+        epilog="examples:\n  codex-orchestrator status --run 2026-11-23T19-59-45-401Z-3d499af8\n"
+               "  codex-orchestrator status --task pr-123 --watch --interval 1",
+    )
+    p.add_argument("--run", help="run id (default: the task's latest run)")
+    add_task_option(p)
+    p.add_argument("--watch", action="store_true", help="keep printing until the run ends")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes with --watch")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(handler=run_status)
+
+    p = sub.add_parser(
+        "resume", help="continue a run from its first stage that has not succeeded", formatter_class=RAW,
+        description="Re-run a failed, cancelled or interrupted run from the first stage not yet succeeded; "
+                    "stages that succeeded are not run again. A resume event is recorded in the manifest. "
+                    "A run that already succeeded is left alone.",
+        epilog="example:\n  codex-orchestrator resume --run 2026-11-23T19-59-45-401Z-3d499af8 "
+               "--token $(cat .runs/<task>/cli/<run>/.resume-token)",
+    )
+    p.add_argument("--run", required=True, help="run id")
+    p.add_argument("--token", help="the run's resume token (from its .resume-token file); checked when given")
+    add_task_option(p)
+    p.add_argument("--format", choices=("text", "json", "jsonl"), default=None)
+    add_policy_options(p)
+    p.set_defaults(handler=run_resume)
+
+    p = sub.add_parser("pipelines", help="list the pipelines and where they come from",
+                       description="List every pipeline `start` can run, with its source (repo config or builtin).")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(handler=run_pipelines)
+
+
+# ---------------------------------------------------------------------- start / resume
+
+
+def _output_format(args: argparse.Namespace) -> str:
+    if args.format:
+        return str(args.format)
+    return "text" if sys.stdout.isatty() else "jsonl"
+
+
+def _make_runner(args: argparse.Namespace, fmt: str) -> Any:
+    from ..exec.cancel import CancelToken
+    from ..pipelines.registry import Registry
+    from ..pipelines.runner import PipelineRunner
+    from ..tools.asker import choose_asker
+    from .common import load_config, task_id
+
+    config = load_config(args)
+    registry = Registry.load(config)
+    stream: Any = None
+    if fmt == "jsonl":
+        from ..events.sinks import StdoutJsonlSink
+
+        stream = StdoutJsonlSink()
+    elif fmt == "text":
+        from .render import HumanView
+
+        stream = HumanView()
+    runner = PipelineRunner(
+        config=config, registry=registry, cancel=CancelToken(), asker=choose_asker(args.approvals),
+        task_id=task_id(args, config), approval_policy=config.get("approval_policy"),
+        sandbox_mode=config.get("sandbox_mode"), stream=stream,
+    )
+    return runner
+
+
+def _finish(outcome: Any, fmt: str) -> int:
+    if fmt == "json":
+        from .._files import read_json
+
+        print(json.dumps(read_json(outcome.run.paths.run_summary), indent=2))
+    code: int = outcome.exit_code
+    return code
+
+
+def run_start(args: argparse.Namespace) -> int:
+    from .common import install_signal_handlers
+
+    fmt = _output_format(args)
+    runner = _make_runner(args, fmt)
+    pipeline = runner.registry.get(args.pipeline)
+    restore = install_signal_handlers(runner.cancel)
+    try:
+        outcome = runner.start(pipeline)
+    finally:
+        restore()
+        if runner.sessions is not None:
+            runner.sessions.close_all()
+    return _finish(outcome, fmt)
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    import hmac
+
+    from ..errors import ApprovalError, UsageError
+    from ..runs.recorder import effective_status
+    from ..runs.store import RunStore, read_manifest_dict
+    from .common import install_signal_handlers
+
+    fmt = _output_format(args)
+    runner = _make_runner(args, fmt)
+    store = RunStore(runner.config.repo_root)
+    paths = store.find(args.run, args.task)
+    if args.token is not None and not hmac.compare_digest(args.token.strip(), store.read_token(paths)):
+        raise ApprovalError(f"wrong resume token for run {args.run}")
+    manifest = read_manifest_dict(paths)
+    status, _ = effective_status(manifest)
+    if status == "succeeded":
+        print(f"run {args.run} already succeeded; nothing to resume", file=sys.stderr)
+        return 0
+    if status in ("queued", "in_progress"):
+        raise UsageError(f"run {args.run} is still running (pid {manifest.get('pid')}); wait for it or stop it")
+    if manifest.get("parent_run_id"):
+        raise UsageError(f"run {args.run} is a child run; resume its parent {manifest['parent_run_id']} instead")
+    runner.task_id = paths.task_id
+    restore = install_signal_handlers(runner.cancel)
+    try:
+        outcome = runner.resume(paths, manifest)
+    finally:
+        restore()
+        if runner.sessions is not None:
+            runner.sessions.close_all()
+    return _finish(outcome, fmt)
+
+
+# ---------------------------------------------------------------------- plan / pipelines
+
+
+def _stage_dict(stage: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    data = asdict(stage)
+    return {k: v for k, v in data.items() if v not in (None, {}, (), [], False) or k in ("id", "kind")}
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from ..pipelines.model import SubpipelineStage
+    from ..pipelines.registry import Registry
+    from .common import load_config
+
+    config = load_config(args)
+    registry = Registry.load(config)
+    pipeline = registry.get(args.pipeline)
+    if args.format == "json":
+        print(json.dumps({"id": pipeline.id, "title": pipeline.title, "source": pipeline.source,
+                          "stages": [_stage_dict(s) for s in pipeline.stages]}, indent=2))
+        return 0
+    print(f"{pipeline.id}: {pipeline.title}  ({pipeline.source})")
+    for index, stage in enumerate(pipeline.stages, start=1):
+        if isinstance(stage, SubpipelineStage):
+            optional = " (optional)" if stage.optional else ""
+            print(f"  {index}. {stage.id}: subpipeline {stage.pipeline}{optional}")
+            continue
+        extras = []
+        if stage.cwd:
+            extras.append(f"cwd={stage.cwd}")
+        if stage.allow_failure:
+            extras.append("allowFailure")
+        if stage.timeout:
+            extras.append(f"timeout={stage.timeout:g}s")
+        if stage.session:
+            extras.append(f"session={stage.session.id}")
+        suffix = f"  [{', '.join(extras)}]" if extras else ""
+        print(f"  {index}. {stage.id}: {stage.command}{suffix}")
+    print("(nothing was run)")
+    return 0
+
+
+def run_pipelines(args: argparse.Namespace) -> int:
+    from ..pipelines.registry import Registry
+    from .common import load_config
+
+    config = load_config(args)
+    registry = Registry.load(config)
+    rows = [{"id": p.id, "title": p.title, "source": p.source, "stages": len(p.stages),
+             "default": p.id == registry.default_id} for p in registry.pipelines.values()]
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return 0
+    width = max(len(row["id"]) for row in rows)
+    for row in rows:
+        mark = "*" if row["default"] else " "
+        print(f"{mark} {row['id']:<{width}}  {row['stages']:>2} stages  {row['title']}  ({row['source']})")
+    return 0
+
+
+# ---------------------------------------------------------------------- status
+
+
+def _status_view(paths: Any) -> dict[str, Any]:
+    from ..runs.recorder import effective_status
+    from ..runs.store import read_manifest_dict
+
+    manifest = read_manifest_dict(paths)
+    status, detail = effective_status(manifest)
+    return {
+        "run_id": manifest["run_id"], "task_id": manifest["task_id"], "pipeline": manifest["pipeline"]["id"],
+        "status": status, "status_detail": detail, "recorded_status": manifest["status"],
+        "started_at": manifest["started_at"], "updated_at": manifest["updated_at"],
+        "completed_at": manifest.get("completed_at"), "heartbeat_at": manifest.get("heartbeat_at"),
+        "manifest": str(paths.manifest),
+        "stages": [{"id": c["id"], "status": c["status"], "exit_code": c["exit_code"], "summary": c["summary"]}
+                   for c in manifest["commands"]],
+        "child_runs": manifest.get("child_runs", []),
+    }
+
+
+def _print_status(view: dict[str, Any]) -> None:
+    print(f"run {view['run_id']} ({view['pipeline']}, task {view['task_id']}): {view['status']}")
+    if view["status_detail"]:
+        print(f"  {view['status_detail']}")
+    for stage in view["stages"]:
+        summary = f"  {stage['summary']}" if stage["summary"] else ""
+        print(f"  - {stage['id']}: {stage['status']}{summary}")
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from ..errors import UsageError
+    from ..runs.store import RunStore
+    from .common import load_config, task_id
+
+    if args.interval <= 0:
+        raise UsageError("--interval must be a positive number of seconds")
+    config = load_config(args)
+    store = RunStore(config.repo_root)
+    paths = store.find(args.run, args.task) if args.run else store.latest(task_id(args, config))
+    last = None
+    while True:
+        view = _status_view(paths)
+        if args.format == "json":
+            text = json.dumps(view, indent=None if args.watch else 2)
+            if text != last:
+                print(text, flush=True)
+        elif view != last:
+            _print_status(view)
+            sys.stdout.flush()
+        last = text if args.format == "json" else view
+        if not args.watch or view["status"] not in ("queued", "in_progress"):
+            return 0
+        try:
+            time.sleep(args.interval)
+        except KeyboardInterrupt:
+            return 130

@@ -1,0 +1,67 @@
+"""The human view: live output and one status line per stage, for a terminal."""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+from typing import Any, TextIO
+
+
+def _write(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class HumanView:
+    """A bus subscriber that renders a run for a person. Never critical: it must not break a run."""
+
+    critical = False
+
+    def __init__(self, out: TextIO | None = None, *, show_output: bool = True) -> None:
+        self.out = out or sys.stderr
+        self.color = self.out.isatty() and "NO_COLOR" not in os.environ
+        self.show_output = show_output
+        self.total_stages = 0
+
+    def _style(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.color else text
+
+    def _line(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def handle(self, event: Any, line: str) -> None:
+        kind = event["type"]
+        p = event["payload"]
+        if kind == "run:start":
+            self._line(self._style(f"run {p['runId']} · task {p['taskId']} · pipeline {p['pipelineId']} · "
+                                   f"{p['approvalPolicy']} / {p['sandboxMode']}", "2"))
+        elif kind == "stage:start":
+            command = f": {p['command']}" if p.get("command") else ""
+            self._line(self._style(f"▶ [{p['index']}] {p['title']}{command}", "1"))
+        elif kind == "exec:chunk" and self.show_output:
+            data = base64.b64decode(p["data"]) if p.get("encoding") == "base64" else p["data"].encode("utf-8")
+            self.out.flush()
+            _write(2 if p["stream"] == "stderr" else 1, data)
+        elif kind == "approval:request":
+            self._line(self._style(f"? approval needed for `{' '.join(p['command'])}`: {p['reason']}", "33"))
+        elif kind == "approval:decision":
+            self._line(self._style(f"  approval: {p['decision']} ({p['approvalSource']})", "2"))
+        elif kind == "tool:retry":
+            self._line(self._style(f"↻ attempt {p['attempt']} in {p['delayMs']} ms: {p['reason']}", "33"))
+        elif kind == "stage:end":
+            ok = p["status"] in ("succeeded", "skipped")
+            mark = self._style("✓", "32") if ok else self._style("✗", "31")
+            self._line(f"{mark} [{p['index']}] {p['stageId']} {p['summary']} ({p['durationMs'] / 1000:.2f} s)")
+        elif kind == "run:summary":
+            ok = p["status"] == "succeeded"
+            text = (f"{p['status']} in {p['result']['durationMs'] / 1000:.2f} s · run {p['run']['id']} · "
+                    f"manifest {p['run']['manifest']}")
+            self._line(self._style(text, "32" if ok else "31"))
+            if p.get("statusDetail") and not ok:
+                self._line(self._style(f"  {p['statusDetail']}", "31"))
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,73 @@
+"""Every configuration key: its type, default, environment variable and documentation.
+
+One table drives validation of every layer, `config show`, docs/configuration.md
+and the repo config's JSON Schema, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+APPROVAL_POLICIES = ("untrusted", "on-failure", "on-request", "never")
+SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
+SANDBOX_BACKENDS = ("auto", "builtin", "bwrap")
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str  # dotted path, as in Codex's config.toml
+    kind: str  # "str" | "int" | "float" | "bool" | "list[str]" | "table"
+    default: Any
+    help: str
+    env: str | None = None  # CODEX_ORCHESTRATOR_<env>
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    codex: bool = False  # also read from Codex's config.toml
+    # For settings that guard autonomy: values from the least to the most permissive.
+    # A repo config may tighten the user's global Codex choice but never loosen it.
+    permissiveness: tuple[Any, ...] | None = None
+
+
+KEYS: tuple[Key, ...] = (
+    Key("approval_policy", "str", "on-request", "When to ask before running a command.",
+        env="APPROVAL_POLICY", choices=APPROVAL_POLICIES, codex=True,
+        permissiveness=("untrusted", "on-failure", "on-request", "never")),
+    Key("sandbox_mode", "str", "workspace-write", "What a command may write and reach.",
+        env="SANDBOX_MODE", choices=SANDBOX_MODES, codex=True,
+        permissiveness=("read-only", "workspace-write", "danger-full-access")),
+    Key("sandbox_workspace_write.writable_roots", "list[str]", [],
+        "Extra writable directories besides the working directory, /tmp and $TMPDIR.",
+        env="WRITABLE_ROOTS", codex=True),
+    Key("sandbox_workspace_write.network_access", "bool", False, "Allow network access inside the sandbox.",
+        env="NETWORK_ACCESS", codex=True, permissiveness=(False, True)),
+    Key("sandbox_workspace_write.exclude_tmpdir_env_var", "bool", False, "Do not make $TMPDIR writable.",
+        codex=True),
+    Key("sandbox_workspace_write.exclude_slash_tmp", "bool", False, "Do not make /tmp writable.", codex=True),
+    Key("sandbox_backend", "str", "auto", "Sandbox backend: auto, builtin (Landlock + namespaces) or bwrap.",
+        env="SANDBOX_BACKEND", choices=SANDBOX_BACKENDS),
+    Key("approval_timeout_seconds", "float", 300.0,
+        "How long to wait for an approval answer on the stdin channel before `timed_out`.",
+        env="APPROVAL_TIMEOUT", minimum=0),
+    Key("retry.max_attempts", "int", 3, "Attempts for a failure the tool declares transient.",
+        env="RETRY_MAX_ATTEMPTS", minimum=1),
+    Key("retry.backoff_ms", "int", 250, "First retry delay; doubles on each attempt.",
+        env="RETRY_BACKOFF_MS", minimum=0),
+    Key("heartbeat_interval_seconds", "float", 5.0,
+        "How often a live run refreshes heartbeat_at; 3 missed beats mark it interrupted.",
+        env="HEARTBEAT_INTERVAL", minimum=0.05),
+    Key("default_task", "str", "default", "Task id used when neither --task nor MCP_RUNNER_TASK_ID is set.",
+        env="TASK"),
+    Key("notify", "list[str]", [], "A program (and arguments) run after each run with one JSON argument.",
+        env="NOTIFY", codex=True),
+    Key("otel", "table", {}, "OpenTelemetry export settings (exporter, environment, log_user_prompt).",
+        codex=True),
+    Key("project_doc_max_bytes", "int", 32768, "Byte budget of the composed AGENTS.md guidance; 0 disables it.",
+        env="PROJECT_DOC_MAX_BYTES", minimum=0, codex=True),
+    Key("project_doc_fallback_filenames", "list[str]", [],
+        "File names tried after AGENTS.override.md and AGENTS.md in each folder.", codex=True),
+)
+
+KEYS_BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}
+# Top-level keys of the repo config that are not settings.
+REPO_ONLY_KEYS = ("$schema", "pipelines", "defaultPipeline")

@@ -1,0 +1,86 @@
+"""One in-process event bus; every writer of a run is a subscriber.
+
+The manifest, `events.jsonl`, stdout in `--format jsonl`, and later telemetry
+and notifications all see the same envelopes in the same order. The line is
+encoded once per event and handed to every subscriber with the envelope.
+
+Subscribers marked `critical` (the run's own records) propagate their errors:
+a run that cannot record itself must stop. The others (stdout, telemetry,
+hooks) are dropped with one warning on their first failure, so that an
+observer never breaks a run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from typing import Any, Protocol
+
+from .protocol import Envelope
+
+
+def utc_timestamp(now: float | None = None) -> str:
+    """ISO-8601 UTC with milliseconds, e.g. 2026-11-23T19:59:45.401Z."""
+    now = time.time() if now is None else now
+    seconds = int(now)
+    millis = int((now - seconds) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+class Subscriber(Protocol):
+    critical: bool
+
+    def handle(self, event: Envelope, line: str) -> None:
+        """Receive one event; `line` is its JSON encoding without the newline."""
+
+    def close(self) -> None: ...
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.RLock()
+        self.closed = False
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        with self._lock:
+            self._subscribers.append(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        with self._lock:
+            if subscriber in self._subscribers:
+                self._subscribers.remove(subscriber)
+
+    def publish(self, type_: str, payload: Any) -> Envelope:
+        event: Envelope = {"type": type_, "timestamp": utc_timestamp(), "payload": payload}
+        line = _encode(event)
+        with self._lock:
+            for subscriber in tuple(self._subscribers):
+                if subscriber.critical:
+                    subscriber.handle(event, line)
+                    continue
+                try:
+                    subscriber.handle(event, line)
+                except Exception as exc:  # an observer must never break the run
+                    self._subscribers.remove(subscriber)
+                    name = type(subscriber).__name__
+                    print(f"codex-orchestrator: warning: {name} disabled: {exc}", file=sys.stderr)
+        return event
+
+    def close(self) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            for subscriber in self._subscribers:
+                try:
+                    subscriber.close()
+                except Exception as exc:
+                    if subscriber.critical:
+                        raise
+                    print(f"codex-orchestrator: warning: {exc}", file=sys.stderr)

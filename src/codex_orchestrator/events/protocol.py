@@ -1,0 +1,229 @@
+"""Wire types of the JSONL event stream: data only, no logic.
+
+Every line of the stream (stdout with `--format jsonl`, and `events.jsonl` in the
+run directory) is an envelope `{"type", "timestamp", "payload"}`. The payload of
+each type is a TypedDict below, so that building one is building a plain dict
+(no conversion on the hot path) while mypy still checks every field. The JSON
+Schemas in `schemas/events/` are generated from these classes
+(`python -m codex_orchestrator.schemas`) and docs/events.md describes them.
+"""
+
+# No `from __future__ import annotations` here: TypedDict needs evaluated
+# annotations to tell NotRequired fields from required ones.
+from typing import Any, Literal, NotRequired, TypedDict
+
+SCHEMA_VERSION = 1
+
+RunStatus = Literal["queued", "in_progress", "succeeded", "failed", "cancelled", "interrupted"]
+StageStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "cancelled"]
+SandboxState = Literal["sandboxed", "denied", "escalated", "unsandboxed"]
+StreamName = Literal["stdout", "stderr", "pty"]
+ApprovalDecision = Literal["approved", "approved_for_session", "approved_always", "denied", "timed_out", "abort"]
+
+
+class Envelope(TypedDict):
+    """One line of the stream."""
+
+    type: str
+    timestamp: str  # ISO-8601 UTC with milliseconds, e.g. 2026-11-23T19:59:45.401Z
+    payload: dict[str, Any]
+
+
+class RunStart(TypedDict):
+    schemaVersion: int
+    runId: str
+    taskId: str
+    pipelineId: str
+    manifest: str  # path of manifest.json
+    artifactRoot: str  # the run directory
+    parentRunId: str | None
+    approvalPolicy: str
+    sandboxMode: str
+    instructionsHash: str | None
+
+
+class StageStart(TypedDict):
+    stageId: str
+    index: int
+    title: str
+    kind: Literal["command", "subpipeline"]
+    command: NotRequired[str]
+    logPath: NotRequired[str]
+
+
+class StageEnd(TypedDict):
+    stageId: str
+    index: int
+    status: StageStatus
+    exitCode: int | None
+    durationMs: float
+    summary: str
+    childRunId: NotRequired[str]
+
+
+class ToolStart(TypedDict):
+    toolRunId: str
+    tool: str
+    command: list[str]
+    cwd: str
+    sandboxMode: str
+    approvalSource: str
+    approvalKey: str  # sha256 of canonical argv + cwd + escalation; never the command's env
+    stageId: NotRequired[str]
+
+
+class ApprovalRequest(TypedDict):
+    requestId: str
+    toolRunId: str
+    command: list[str]
+    cwd: str
+    reason: str
+    sandboxMode: str
+    options: list[ApprovalDecision]
+
+
+class ApprovalDecisionEvent(TypedDict):
+    requestId: str | None
+    toolRunId: str
+    decision: ApprovalDecision
+    approvalSource: str
+    approvalKey: str
+
+
+class ToolRetry(TypedDict):
+    toolRunId: str
+    attempt: int  # the attempt about to start (2 = first retry)
+    delayMs: int
+    reason: str
+    sandboxState: SandboxState
+
+
+class ToolAttempt(TypedDict):
+    attempt: int
+    sandboxState: SandboxState
+    sandboxBackend: str
+    exitCode: int | None
+    signal: int | None
+    durationMs: float
+    status: str
+    denied: bool
+
+
+class ToolComplete(TypedDict):
+    toolRunId: str
+    tool: str
+    status: Literal["succeeded", "failed", "denied", "cancelled", "timed_out", "rejected"]
+    exitCode: int | None
+    signal: int | None
+    retryCount: int
+    sandboxState: SandboxState
+    durationMs: float
+    approvalSource: str
+    attempts: list[ToolAttempt]
+    stageId: NotRequired[str]
+    message: NotRequired[str]
+
+
+class ExecBegin(TypedDict):
+    correlationId: str
+    sessionId: str | None
+    command: str
+    argv: list[str]
+    cwd: str
+    pty: bool
+    sandboxMode: str
+    attempt: int
+
+
+class ExecChunk(TypedDict):
+    correlationId: str
+    stream: StreamName
+    sequence: int  # strictly increasing within the run
+    bytes: int
+    timestamp: str
+    data: str
+    encoding: NotRequired[Literal["base64"]]  # present only when the bytes are not valid UTF-8
+
+
+class StreamSummary(TypedDict):
+    bytes: int
+    head: str
+    tail: str
+    truncated: bool
+
+
+class ExecEnd(TypedDict):
+    correlationId: str
+    exitCode: int | None
+    signal: int | None
+    durationMs: float
+    status: Literal["succeeded", "failed", "cancelled", "timed_out", "running"]
+    bytes: int
+    sandboxState: SandboxState
+    logPath: str | None
+    streams: dict[str, StreamSummary]
+
+
+class SummaryRun(TypedDict):
+    id: str
+    taskId: str
+    pipelineId: str
+    manifest: str
+    artifactRoot: str
+
+
+class SummaryResult(TypedDict):
+    exitCode: int | None
+    signal: int | None
+    durationMs: float
+    attempts: int
+    sandboxState: SandboxState | None
+
+
+class SummaryOutputs(TypedDict):
+    stdoutTail: str
+    stderrTail: str
+    truncated: bool
+    structured: Any
+    validationErrors: NotRequired[list[str]]
+
+
+class SummaryMetrics(TypedDict):
+    latencyMs: float
+    approvalsReused: int
+    approvalsPrompted: int
+    toolRuns: int
+
+
+class RunSummary(TypedDict):
+    status: RunStatus
+    statusDetail: str | None
+    run: SummaryRun
+    result: SummaryResult
+    toolRun: ToolComplete | None
+    stages: list[StageEnd]
+    outputs: SummaryOutputs
+    metrics: SummaryMetrics
+
+
+class RunError(TypedDict):
+    message: str
+    code: int
+
+
+# The registry the schema generator and docs walk: event type -> payload class.
+EVENT_TYPES: dict[str, type] = {
+    "run:start": RunStart,
+    "stage:start": StageStart,
+    "stage:end": StageEnd,
+    "tool:start": ToolStart,
+    "approval:request": ApprovalRequest,
+    "approval:decision": ApprovalDecisionEvent,
+    "tool:retry": ToolRetry,
+    "tool:complete": ToolComplete,
+    "exec:begin": ExecBegin,
+    "exec:chunk": ExecChunk,
+    "exec:end": ExecEnd,
+    "run:error": RunError,
+    "run:summary": RunSummary,
+}

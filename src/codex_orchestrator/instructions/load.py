@@ -1,0 +1,87 @@
+"""`load_instructions`: discovery, the byte budget, the safeguard and composition, in one call."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import UsageError
+from .compose import Part, compose
+from .discovery import candidates, find_git_root, read_documents
+from .model import InstructionSet, InstructionSource
+from .safeguard import policy_attempts
+
+DEFAULT_MAX_BYTES = 32 * 1024
+
+
+def load_instructions(
+    cwd: Path,
+    *,
+    codex_home: Path,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    fallback_names: Sequence[str] = (),
+) -> InstructionSet:
+    """The guidance that applies to work started in `cwd`.
+
+    `max_bytes` (Codex's `project_doc_max_bytes`) caps the repository and project
+    files together, counted as UTF-8 bytes of their text in composition order: the
+    file that crosses it is cut at a character boundary and later files are left
+    out, each with a warning. 0 turns repository and project files off. The global
+    file is the user's own and is neither counted nor cut.
+    """
+    if max_bytes < 0:
+        raise UsageError(f"project_doc_max_bytes must be 0 or more, not {max_bytes}")
+    cwd = cwd.resolve()
+    codex_home = codex_home.expanduser().absolute()
+    warnings: list[str] = []
+    root = find_git_root(cwd) or cwd
+    places = candidates(
+        cwd, root, codex_home=codex_home, fallback_names=fallback_names, include_repo=max_bytes > 0,
+        warnings=warnings,
+    )
+    documents = read_documents(places, root=root, warnings=warnings)
+
+    remaining = max_bytes
+    sources: list[InstructionSource] = []
+    parts: list[Part] = []
+    for document in documents:
+        text = document.text
+        truncated = False
+        if document.scope != "global":
+            encoded = text.encode("utf-8")
+            if len(encoded) > remaining:
+                truncated = True
+                # The cut may split a character; "ignore" drops only that partial tail.
+                text = encoded[:remaining].decode("utf-8", "ignore")
+                kept = len(text.encode("utf-8"))
+                if text.strip():
+                    warnings.append(
+                        f"{document.path}: truncated to {kept} of {len(encoded)} bytes: the "
+                        f"project_doc_max_bytes budget ({max_bytes}) is used up"
+                    )
+                else:
+                    warnings.append(
+                        f"{document.path}: left out: the project_doc_max_bytes budget ({max_bytes}) "
+                        "is used up"
+                    )
+            # A cut inside a character leaves a byte or three unused; they stay unused, so
+            # that a later short file cannot slip in after a cut one.
+            remaining = 0 if truncated else remaining - len(encoded)
+        sources.append(
+            InstructionSource(
+                path=str(document.path),
+                scope=document.scope,
+                bytes=len(document.data),
+                sha256=hashlib.sha256(document.data).hexdigest(),
+                truncated=truncated,
+            )
+        )
+        if text.strip():
+            warnings.extend(policy_attempts(str(document.path), text))
+            parts.append(Part(str(document.path), document.label, document.scope, text))
+
+    composed, compose_warnings = compose(parts)
+    warnings.extend(compose_warnings)
+    digest = hashlib.sha256(composed.encode("utf-8")).hexdigest()
+    return InstructionSet(composed, f"sha256:{digest}", tuple(sources), tuple(warnings))

@@ -1,0 +1,232 @@
+"""Run a pipeline's stages in order, each one through the ToolOrchestrator.
+
+The runner owns ordering, `allowFailure`, subpipelines (child runs linked both
+ways), cancellation and resume; it does not spawn anything itself. Every stage
+becomes a ToolRequest, so approvals, the sandbox, retries and records are the
+same as for `exec`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal as signals
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, OrchestratorError, UsageError
+from ..events.bus import Subscriber
+from ..events.protocol import RunStatus, StageEnd
+from ..runs.active import ActiveRun
+from ..runs.manifest import ChildRunRecord, CommandRecord, PipelineRef
+from ..runs.store import RunPaths
+from ..tools.orchestrator import ToolOrchestrator
+from ..tools.request import ToolRequest
+from .model import CommandStage, Pipeline, SubpipelineStage
+from .registry import Registry
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import Config
+    from ..exec.cancel import CancelToken
+    from ..exec.sessions import ExecSessionManager
+    from ..tools.asker import Asker
+
+
+@dataclass
+class RunOutcome:
+    run: ActiveRun
+    status: RunStatus
+    exit_code: int
+
+
+@dataclass
+class PipelineRunner:
+    config: Config
+    registry: Registry
+    cancel: CancelToken
+    asker: Asker
+    task_id: str
+    approval_policy: str
+    sandbox_mode: str
+    stream: Subscriber | None = None  # stdout (jsonl) or the human view; sees child runs' events too
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    sessions: ExecSessionManager | None = None
+    _session_approvals: set[str] = field(default_factory=set)
+    _reused: int = 0
+    _prompted: int = 0
+
+    # ------------------------------------------------------------------ entry points
+
+    def start(self, pipeline: Pipeline, *, parent: ActiveRun | None = None, stage_id: str | None = None) -> RunOutcome:
+        self.registry.check_references(pipeline.id)
+        commands = [
+            CommandRecord(index=i, id=s.id, title=s.title, kind="command" if isinstance(s, CommandStage)
+                          else "subpipeline", command=s.command if isinstance(s, CommandStage) else None,
+                          status="pending", allow_failure=isinstance(s, CommandStage) and s.allow_failure)
+            for i, s in enumerate(pipeline.stages, start=1)
+        ]
+        run = ActiveRun.create(
+            config=self.config, task_id=self.task_id, pipeline=PipelineRef(pipeline.id, pipeline.title,
+                                                                            pipeline.source),
+            cwd=self.config.repo_root, commands=commands, approval_policy=self.approval_policy,
+            sandbox_mode=self.sandbox_mode, parent_run_id=parent.manifest.run_id if parent else None,
+            subscribers=self._subscribers(child=parent is not None),
+        )
+        if parent is not None and stage_id is not None:
+            parent.recorder.add_child(ChildRunRecord(run.manifest.run_id, pipeline.id, stage_id, "in_progress",
+                                                     str(run.paths.manifest)))
+        return self._execute(run, pipeline, 0)
+
+    def resume(self, paths: RunPaths, manifest: dict[str, Any]) -> RunOutcome:
+        pipeline = self.registry.get(manifest["pipeline"]["id"])
+        recorded = [c["id"] for c in manifest["commands"]]
+        if recorded != [s.id for s in pipeline.stages]:
+            raise ConfigError(
+                f"pipeline {pipeline.id!r} changed since run {paths.run_id} started "
+                f"(stages then: {', '.join(recorded)}); start a new run instead"
+            )
+        first = next(i for i, c in enumerate(manifest["commands"]) if c["status"] != "succeeded")
+        run = ActiveRun.reopen(paths, self.config, from_stage=pipeline.stages[first].id,
+                               reason="resume", subscribers=self._subscribers(child=False))
+        return self._execute(run, pipeline, first)
+
+    # ------------------------------------------------------------------ the loop
+
+    def _execute(self, run: ActiveRun, pipeline: Pipeline, first: int) -> RunOutcome:
+        orchestrator = ToolOrchestrator(
+            self.config, run.bus, cancel=self.cancel, asker=self.asker, sessions=self.sessions, env=self.env,
+            approval_policy=self.approval_policy, sequence=run.next_sequence,
+            session_approvals=self._session_approvals,
+        )
+        run.start()
+        status: RunStatus = "succeeded"
+        detail: str | None = None
+        stage_ends: list[StageEnd] = []
+        try:
+            for index, stage in enumerate(pipeline.stages, start=1):
+                if index <= first:
+                    continue
+                if self.cancel.cancelled:
+                    break
+                end = self._run_stage(run, orchestrator, stage, index)
+                stage_ends.append(end)
+                if end["status"] == "cancelled" or self.cancel.cancelled:
+                    break
+                if end["status"] == "failed" and not (isinstance(stage, CommandStage) and stage.allow_failure):
+                    status, detail = "failed", f"stage {stage.id!r} failed: {end['summary']}"
+                    break
+        except OrchestratorError as exc:
+            status, detail = "failed", str(exc)
+            run.bus.publish("run:error", {"message": str(exc), "code": exc.exit_code})
+            raise
+        finally:
+            if self.cancel.cancelled:
+                signum = self.cancel.signum or signals.SIGINT
+                status, detail = "cancelled", f"stopped by {signals.Signals(signum).name}"
+            self._reused += orchestrator.approvals_reused
+            self._prompted += orchestrator.approvals_prompted
+            exit_code = self._exit_code(status)
+            run.finish(run.summary(
+                status, detail, exit_code=exit_code, stages=stage_ends,
+                reused=orchestrator.approvals_reused, prompted=orchestrator.approvals_prompted,
+            ))
+        return RunOutcome(run, status, exit_code)
+
+    def _exit_code(self, status: RunStatus) -> int:
+        if status == "succeeded":
+            return 0
+        if status == "cancelled":
+            return 128 + (self.cancel.signum or signals.SIGINT)
+        return 1
+
+    def _run_stage(self, run: ActiveRun, orchestrator: ToolOrchestrator, stage: Any, index: int) -> StageEnd:
+        log_path = run.paths.command_log(index, stage.id)
+        run.bus.publish("stage:start", {
+            "stageId": stage.id, "index": index, "title": stage.title, "kind": stage.kind,
+            **({"command": stage.command, "logPath": str(log_path)} if isinstance(stage, CommandStage) else {}),
+        })
+        began = time.monotonic()
+        if isinstance(stage, SubpipelineStage):
+            end = self._run_subpipeline(run, stage, index)
+        else:
+            end = self._run_command(run, orchestrator, stage, index, log_path)
+        end["durationMs"] = round((time.monotonic() - began) * 1000, 3)
+        run.bus.publish("stage:end", end)
+        return end
+
+    def _run_command(
+        self, run: ActiveRun, orchestrator: ToolOrchestrator, stage: CommandStage, index: int, log_path: Path
+    ) -> StageEnd:
+        cwd = (self.config.repo_root / stage.cwd) if stage.cwd else self.config.repo_root
+        if not cwd.is_dir():
+            raise UsageError(f"stage {stage.id!r}: cwd {stage.cwd!r} is not a directory")
+        request = ToolRequest(
+            tool="stage", command=stage.command, cwd=cwd, env={**run.instructions_env, **stage.env},
+            escalate=stage.escalate, justification=stage.justification, timeout=stage.timeout,
+            retry_on_exit_codes=stage.retry_on_exit_codes, log_path=log_path, stage_id=stage.id,
+            pty=stage.session is not None, session_id=stage.session.id if stage.session else None,
+            session_reuse=stage.session.reuse if stage.session else True,
+        )
+        result = orchestrator.invoke(request)
+        stage_status = {"succeeded": "succeeded", "cancelled": "cancelled"}.get(result.status, "failed")
+        return {
+            "stageId": stage.id, "index": index, "status": stage_status,  # type: ignore[typeddict-item]
+            "exitCode": result.exit_code, "durationMs": result.duration_ms,
+            "summary": _stage_summary(result.status, result.exit_code, result.message, result.streams),
+        }
+
+    def _run_subpipeline(self, run: ActiveRun, stage: SubpipelineStage, index: int) -> StageEnd:
+        if stage.pipeline not in self.registry.pipelines and stage.optional:
+            return {"stageId": stage.id, "index": index, "status": "skipped", "exitCode": None, "durationMs": 0.0,
+                    "summary": f"optional subpipeline {stage.pipeline!r} is not defined"}
+        child = self.start(self.registry.get(stage.pipeline), parent=run, stage_id=stage.id)
+        for record in run.manifest.child_runs:
+            if record.run_id == child.run.manifest.run_id:
+                record.status = child.status
+        stage_status = {"succeeded": "succeeded", "cancelled": "cancelled"}.get(child.status, "failed")
+        return {"stageId": stage.id, "index": index, "status": stage_status,  # type: ignore[typeddict-item]
+                "exitCode": child.exit_code, "durationMs": 0.0,
+                "summary": f"child run {child.run.manifest.run_id} {child.status}",
+                "childRunId": child.run.manifest.run_id}
+
+    def _subscribers(self, *, child: bool) -> Iterable[Subscriber]:
+        if self.stream is None:
+            return ()
+        if not child:
+            return (self.stream,)
+        return (_ChildFilter(self.stream),)
+
+
+class _ChildFilter:
+    """Shows a child run's events in the parent's stream, but not its run:start / run:summary,
+    so the stream still starts and ends with the top-level run's."""
+
+    critical = False
+
+    def __init__(self, inner: Subscriber) -> None:
+        self.inner = inner
+
+    def handle(self, event: Any, line: str) -> None:
+        if event["type"] not in ("run:start", "run:summary"):
+            self.inner.handle(event, line)
+
+    def close(self) -> None:
+        pass
+
+
+def _stage_summary(status: str, exit_code: int | None, message: str | None, streams: dict[str, Any]) -> str:
+    if message:
+        return message
+    last_line = ""
+    for name in ("stderr", "pty", "stdout"):
+        buffer = streams.get(name)
+        if buffer is None:
+            continue
+        lines = [line for line in buffer.tail().decode("utf-8", "replace").splitlines() if line.strip()]
+        if lines and (status != "succeeded" or name != "stderr"):
+            last_line = lines[-1].strip()[:200]
+            break
+    head = f"{status} (exit {exit_code})" if exit_code is not None else status
+    return f"{head}: {last_line}" if last_line else head

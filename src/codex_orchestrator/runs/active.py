@@ -1,0 +1,186 @@
+"""A run in progress: its directory, manifest, bus subscribers and heartbeat.
+
+`ActiveRun.create` makes a new run; `ActiveRun.reopen` continues one (resume).
+Both subscribe the run's own writers (manifest, events.jsonl) to the bus, and
+`finish` publishes `run:summary`, appends the metrics record and closes them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..events.bus import EventBus, Subscriber, utc_timestamp
+from ..events.protocol import SCHEMA_VERSION, RunStatus, RunSummary
+from ..events.sinks import JsonlFileSink
+from .ids import new_run_id
+from .manifest import (
+    CommandRecord,
+    InstructionSourceRecord,
+    InstructionsRecord,
+    Manifest,
+    PipelineRef,
+    ResumeEvent,
+)
+from .recorder import ManifestRecorder
+from .store import RunPaths, RunStore, process_start_time, read_manifest_dict
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import Config
+
+
+class ActiveRun:
+    def __init__(self, paths: RunPaths, manifest: Manifest, bus: EventBus, recorder: ManifestRecorder) -> None:
+        self.paths = paths
+        self.manifest = manifest
+        self.bus = bus
+        self.recorder = recorder
+        self.next_sequence = itertools.count(1).__next__
+        self.started_monotonic = time.monotonic()
+        self.instructions_env: dict[str, str] = {}
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        config: Config,
+        task_id: str,
+        pipeline: PipelineRef,
+        cwd: Path,
+        commands: list[CommandRecord],
+        approval_policy: str,
+        sandbox_mode: str,
+        parent_run_id: str | None = None,
+        subscribers: Iterable[Subscriber] = (),
+        with_instructions: bool = True,
+    ) -> ActiveRun:
+        store = RunStore(config.repo_root)
+        paths = store.create(task_id, new_run_id())
+        now = utc_timestamp()
+        manifest = Manifest(
+            task_id=task_id, run_id=paths.run_id, pipeline=pipeline, approval_policy=approval_policy,
+            sandbox_mode=sandbox_mode, started_at=now, updated_at=now, parent_run_id=parent_run_id,
+            cwd=str(cwd), config_sources=config.sources(), commands=commands,
+            events_path=str(paths.events),
+            heartbeat_interval_seconds=float(config.get("heartbeat_interval_seconds")),
+        )
+        run = cls._attach(paths, manifest, config, subscribers)
+        if with_instructions:
+            run._load_instructions(config, cwd)
+        run.recorder.write()
+        return run
+
+    @classmethod
+    def reopen(
+        cls, paths: RunPaths, config: Config, *, from_stage: str | None, reason: str,
+        subscribers: Iterable[Subscriber] = (),
+    ) -> ActiveRun:
+        manifest = Manifest.from_dict(read_manifest_dict(paths))
+        manifest.resume_events.append(
+            ResumeEvent(utc_timestamp(), from_stage, reason, manifest.status, os.getpid())
+        )
+        manifest.completed_at = None
+        manifest.status_detail = None
+        manifest.status = "queued"
+        run = cls._attach(paths, manifest, config, subscribers)
+        if manifest.instructions is not None and manifest.instructions.path:
+            from ..instructions import ENV_VAR
+
+            run.instructions_env = {ENV_VAR: manifest.instructions.path}
+        run.recorder.write()
+        return run
+
+    @classmethod
+    def _attach(
+        cls, paths: RunPaths, manifest: Manifest, config: Config, subscribers: Iterable[Subscriber]
+    ) -> ActiveRun:
+        manifest.pid = os.getpid()
+        manifest.pid_start_time = process_start_time(os.getpid())
+        manifest.host = socket.gethostname()
+        bus = EventBus()
+        recorder = ManifestRecorder(manifest, paths, float(config.get("heartbeat_interval_seconds")))
+        bus.subscribe(recorder)
+        bus.subscribe(JsonlFileSink(paths.events))
+        for subscriber in subscribers:
+            bus.subscribe(subscriber)
+        return cls(paths, manifest, bus, recorder)
+
+    def _load_instructions(self, config: Config, cwd: Path) -> None:
+        """Compose AGENTS.md guidance, record it, and give stages its path."""
+        from .._files import write_text_atomic
+        from ..instructions import ENV_VAR, load_instructions
+
+        instructions = load_instructions(
+            cwd, codex_home=config.codex_home, max_bytes=int(config.get("project_doc_max_bytes")),
+            fallback_names=tuple(config.get("project_doc_fallback_filenames")),
+        )
+        record = instructions.to_manifest()
+        path = None
+        if instructions.text:
+            write_text_atomic(self.paths.instructions, instructions.text)
+            path = str(self.paths.instructions)
+            self.instructions_env = {ENV_VAR: path}
+        sources: list[Any] = record.get("sources", [])  # type: ignore[assignment]
+        warnings: list[Any] = record.get("warnings", [])  # type: ignore[assignment]
+        self.manifest.instructions = InstructionsRecord(
+            hash=str(record["hash"]) if instructions.text else None,
+            sources=[InstructionSourceRecord(**source) for source in sources],
+            warnings=[str(w) for w in warnings],
+            path=path,
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        m = self.manifest
+        self.bus.publish("run:start", {
+            "schemaVersion": SCHEMA_VERSION, "runId": m.run_id, "taskId": m.task_id, "pipelineId": m.pipeline.id,
+            "manifest": str(self.paths.manifest), "artifactRoot": str(self.paths.run_dir),
+            "parentRunId": m.parent_run_id, "approvalPolicy": m.approval_policy, "sandboxMode": m.sandbox_mode,
+            "instructionsHash": m.instructions.hash if m.instructions else None,
+        })
+        self.recorder.start_heartbeat()
+
+    def summary(
+        self, status: RunStatus, detail: str | None, *, exit_code: int | None, signal: int | None = None,
+        attempts: int = 0, sandbox_state: Any = None, tool_run: Any = None, stages: list[Any] | None = None,
+        outputs: dict[str, Any] | None = None, reused: int = 0, prompted: int = 0,
+    ) -> RunSummary:
+        m = self.manifest
+        latency = round((time.monotonic() - self.started_monotonic) * 1000, 3)
+        return {
+            "status": status, "statusDetail": detail,
+            "run": {"id": m.run_id, "taskId": m.task_id, "pipelineId": m.pipeline.id,
+                    "manifest": str(self.paths.manifest), "artifactRoot": str(self.paths.run_dir)},
+            "result": {"exitCode": exit_code, "signal": signal, "durationMs": latency, "attempts": attempts,
+                       "sandboxState": sandbox_state},
+            "toolRun": tool_run,
+            "stages": stages or [],
+            "outputs": {"stdoutTail": "", "stderrTail": "", "truncated": False, "structured": None,
+                        **(outputs or {})},  # type: ignore[typeddict-item]
+            "metrics": {"latencyMs": latency, "approvalsReused": reused, "approvalsPrompted": prompted,
+                        "toolRuns": m.metrics.tool_runs},
+        }
+
+    def finish(self, summary: RunSummary) -> None:
+        """Publish run:summary (the manifest and run-summary.json follow it), record metrics, close."""
+        m = self.manifest
+        m.metrics.approvals_reused = summary["metrics"]["approvalsReused"]
+        m.metrics.approvals_prompted = summary["metrics"]["approvalsPrompted"]
+        try:
+            self.bus.publish("run:summary", summary)
+            RunStore.append_metrics(self.paths, {
+                "run_id": m.run_id, "pipeline": m.pipeline.id, "status": m.status, "exit_code": m.exit_code,
+                "started_at": m.started_at, "completed_at": m.completed_at,
+                "latency_ms": summary["metrics"]["latencyMs"], "tool_runs": m.metrics.tool_runs,
+                "approvals_reused": m.metrics.approvals_reused, "approvals_prompted": m.metrics.approvals_prompted,
+                "retries": m.metrics.retries, "sandbox_denials": m.metrics.sandbox_denials,
+                "parent_run_id": m.parent_run_id, "resumed": len(m.resume_events),
+            })
+        finally:
+            self.bus.close()

@@ -1,0 +1,140 @@
+"""The run manifest: typed records of one run, and nothing else.
+
+`schemas/manifest.schema.json` is generated from these classes
+(`python -m codex_orchestrator.schemas`) and a test fails if the two drift.
+Field names are snake_case like the reference orchestrator's manifest, except
+the tool-run records, which are the `tool:complete` wire records as streamed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..events.protocol import RunStatus, StageStatus, ToolComplete
+
+MANIFEST_VERSION = 1
+
+
+@dataclass
+class PipelineRef:
+    id: str
+    title: str
+    source: str  # "builtin" | the config file it came from | "exec"
+
+
+@dataclass
+class CommandRecord:
+    """One stage of the pipeline."""
+
+    index: int
+    id: str
+    title: str
+    kind: Literal["command", "subpipeline"]
+    command: str | None
+    status: StageStatus
+    started_at: str | None = None
+    completed_at: str | None = None
+    exit_code: int | None = None
+    duration_ms: float | None = None
+    log_path: str | None = None
+    summary: str | None = None
+    allow_failure: bool = False
+    child_run_id: str | None = None
+    tool_run_id: str | None = None
+
+
+@dataclass
+class ChildRunRecord:
+    run_id: str
+    pipeline: str
+    stage_id: str
+    status: RunStatus
+    manifest: str
+
+
+@dataclass
+class ResumeEvent:
+    timestamp: str
+    from_stage: str | None
+    reason: str
+    previous_status: RunStatus
+    pid: int
+
+
+@dataclass
+class InstructionSourceRecord:
+    path: str
+    scope: str
+    bytes: int
+    sha256: str
+    truncated: bool
+
+
+@dataclass
+class InstructionsRecord:
+    hash: str | None
+    sources: list[InstructionSourceRecord] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    path: str | None = None  # the composed text, as given to stages
+
+
+@dataclass
+class RunMetrics:
+    approvals_reused: int = 0
+    approvals_prompted: int = 0
+    tool_runs: int = 0
+    retries: int = 0
+    sandbox_denials: int = 0
+
+
+@dataclass
+class Manifest:
+    task_id: str
+    run_id: str
+    pipeline: PipelineRef
+    approval_policy: str
+    sandbox_mode: str
+    started_at: str
+    updated_at: str
+    version: int = MANIFEST_VERSION
+    parent_run_id: str | None = None
+    status: RunStatus = "queued"
+    status_detail: str | None = None
+    completed_at: str | None = None
+    heartbeat_at: str | None = None
+    pid: int | None = None
+    pid_start_time: int | None = None  # tells a live pid from a reused one
+    heartbeat_interval_seconds: float = 5.0
+    host: str | None = None
+    cwd: str = ""
+    config_sources: dict[str, str] = field(default_factory=dict)
+    commands: list[CommandRecord] = field(default_factory=list)
+    tool_runs: list[ToolComplete] = field(default_factory=list)
+    child_runs: list[ChildRunRecord] = field(default_factory=list)
+    resume_events: list[ResumeEvent] = field(default_factory=list)
+    instructions: InstructionsRecord | None = None
+    metrics: RunMetrics = field(default_factory=RunMetrics)
+    events_path: str = ""
+    run_summary_path: str | None = None
+    exit_code: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        """Rebuild a manifest read from disk (for status and resume)."""
+        values = dict(data)
+        values["pipeline"] = PipelineRef(**values["pipeline"])
+        values["commands"] = [CommandRecord(**record) for record in values.get("commands", [])]
+        values["child_runs"] = [ChildRunRecord(**record) for record in values.get("child_runs", [])]
+        values["resume_events"] = [ResumeEvent(**record) for record in values.get("resume_events", [])]
+        values["metrics"] = RunMetrics(**values.get("metrics", {}))
+        instructions = values.get("instructions")
+        if instructions is not None:
+            sources = [InstructionSourceRecord(**source) for source in instructions.get("sources", [])]
+            values["instructions"] = InstructionsRecord(**{**instructions, "sources": sources})
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})

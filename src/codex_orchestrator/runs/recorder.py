@@ -1,0 +1,163 @@
+"""The manifest writer: a bus subscriber that keeps manifest.json true at every moment.
+
+It turns events into manifest updates and writes the manifest atomically after
+each one that changes it (never for output chunks). While the run is live a
+heartbeat thread refreshes `heartbeat_at`, so `status` can tell a run whose
+process died from one still working.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from .._files import write_json_atomic
+from ..events.bus import utc_timestamp
+from ..events.protocol import Envelope
+from .manifest import ChildRunRecord, Manifest
+from .store import RunPaths, RunStore
+
+_IGNORED = frozenset({"exec:chunk", "exec:begin", "exec:end", "tool:retry", "approval:request"})
+
+
+class ManifestRecorder:
+    critical = True
+
+    def __init__(self, manifest: Manifest, paths: RunPaths, heartbeat_interval: float) -> None:
+        self.manifest = manifest
+        self.paths = paths
+        self._lock = threading.RLock()
+        self._interval = heartbeat_interval
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+
+    # --- writing
+
+    def write(self) -> None:
+        with self._lock:
+            self.manifest.updated_at = utc_timestamp()
+            write_json_atomic(self.paths.manifest, self.manifest.to_dict())
+
+    def write_state(self) -> None:
+        m = self.manifest
+        RunStore.record_state(
+            self.paths,
+            {
+                "run_id": m.run_id,
+                "pipeline": m.pipeline.id,
+                "status": m.status,
+                "status_detail": m.status_detail,
+                "started_at": m.started_at,
+                "updated_at": m.updated_at,
+                "completed_at": m.completed_at,
+                "exit_code": m.exit_code,
+                "manifest": str(self.paths.manifest),
+                "parent_run_id": m.parent_run_id,
+            },
+        )
+
+    def add_child(self, child: ChildRunRecord) -> None:
+        with self._lock:
+            self.manifest.child_runs.append(child)
+            self.write()
+
+    def start_heartbeat(self) -> None:
+        self._heartbeat = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+        self._heartbeat.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._interval):
+            with self._lock:
+                if self.manifest.status not in ("queued", "in_progress"):
+                    return
+                self.manifest.heartbeat_at = utc_timestamp()
+                self.write()
+
+    # --- subscriber
+
+    def handle(self, event: Envelope, line: str) -> None:
+        type_ = event["type"]
+        if type_ in _IGNORED:
+            return
+        payload: Any = event["payload"]
+        with self._lock:
+            m = self.manifest
+            if type_ == "run:start":
+                m.status = "in_progress"
+                m.heartbeat_at = event["timestamp"]
+                self.write()
+                self.write_state()
+                return
+            if type_ == "stage:start":
+                record = m.commands[payload["index"] - 1]
+                record.status = "running"
+                record.started_at = event["timestamp"]
+                record.completed_at = record.exit_code = record.summary = None
+            elif type_ == "stage:end":
+                record = m.commands[payload["index"] - 1]
+                record.status = payload["status"]
+                record.completed_at = event["timestamp"]
+                record.exit_code = payload["exitCode"]
+                record.duration_ms = payload["durationMs"]
+                record.summary = payload["summary"]
+                record.child_run_id = payload.get("childRunId", record.child_run_id)
+            elif type_ == "tool:complete":
+                m.tool_runs.append(payload)
+                m.metrics.tool_runs += 1
+                m.metrics.retries += payload["retryCount"]
+                m.metrics.sandbox_denials += sum(1 for a in payload["attempts"] if a["denied"])
+                if m.commands and payload.get("stageId"):
+                    for record in m.commands:
+                        if record.id == payload["stageId"] and record.status == "running":
+                            record.tool_run_id = payload["toolRunId"]
+            elif type_ == "approval:decision":
+                if payload["approvalSource"] == "prompt":
+                    m.metrics.approvals_prompted += 1
+                elif payload["approvalSource"] in ("session", "store", "codex-rules"):
+                    m.metrics.approvals_reused += 1
+            elif type_ == "run:summary":
+                self._finish(payload, event["timestamp"])
+                return
+            else:
+                return
+            self.write()
+
+    def _finish(self, summary: dict[str, Any], timestamp: str) -> None:
+        m = self.manifest
+        m.status = summary["status"]
+        m.status_detail = summary["statusDetail"]
+        m.completed_at = timestamp
+        m.exit_code = summary["result"]["exitCode"]
+        m.run_summary_path = str(self.paths.run_summary)
+        write_json_atomic(self.paths.run_summary, summary)
+        self.write()
+        self.write_state()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._heartbeat is not None and self._heartbeat is not threading.current_thread():
+            self._heartbeat.join(timeout=5)
+
+
+def effective_status(manifest: dict[str, Any], now: float | None = None) -> tuple[str, str | None]:
+    """The status to report: a live-looking run whose process is gone is `interrupted`."""
+    from .store import process_alive
+
+    status = manifest.get("status", "queued")
+    if status not in ("queued", "in_progress"):
+        return status, manifest.get("status_detail")
+    if not process_alive(manifest.get("pid"), manifest.get("pid_start_time")):
+        return "interrupted", "the orchestrator process is gone (it was killed or crashed)"
+    interval = float(manifest.get("heartbeat_interval_seconds") or 5.0)
+    beat = manifest.get("heartbeat_at")
+    if beat and (now or time.time()) - _parse_timestamp(beat) > max(3 * interval, 15.0):
+        return "interrupted", "no heartbeat for 3 intervals"
+    return status, manifest.get("status_detail")
+
+
+def _parse_timestamp(text: str) -> float:
+    import calendar
+
+    base, _, millis = text.rstrip("Z").partition(".")
+    return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) + int(millis or 0) / 1000

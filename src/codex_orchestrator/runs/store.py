@@ -1,0 +1,169 @@
+"""Where runs live on disk, and the files shared by every run of a task.
+
+    .runs/<task>/cli/<run-id>/manifest.json, events.jsonl, run-summary.json,
+                              commands/NN-<stage>.log, .resume-token, instructions.md
+    .runs/<task>/metrics.json   one record per finished run (shared, locked)
+    out/<task>/state.json       latest status of the task's runs (shared, locked)
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._files import read_json, update_json_locked, write_text_atomic
+from ..errors import NotFoundError
+from .ids import validate_run_id, validate_task_id
+
+STATE_KEEP_RUNS = 200  # state.json keeps the latest runs; metrics.json keeps every record
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:48] or "stage"
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    root: Path
+    task_id: str
+    run_id: str
+
+    @property
+    def task_dir(self) -> Path:
+        return self.root / ".runs" / self.task_id
+
+    @property
+    def run_dir(self) -> Path:
+        return self.task_dir / "cli" / self.run_id
+
+    @property
+    def manifest(self) -> Path:
+        return self.run_dir / "manifest.json"
+
+    @property
+    def events(self) -> Path:
+        return self.run_dir / "events.jsonl"
+
+    @property
+    def run_summary(self) -> Path:
+        return self.run_dir / "run-summary.json"
+
+    @property
+    def resume_token(self) -> Path:
+        return self.run_dir / ".resume-token"
+
+    @property
+    def instructions(self) -> Path:
+        return self.run_dir / "instructions.md"
+
+    @property
+    def metrics(self) -> Path:
+        return self.task_dir / "metrics.json"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "out" / self.task_id / "state.json"
+
+    def command_log(self, index: int, stage_id: str) -> Path:
+        return self.run_dir / "commands" / f"{index:02d}-{_slug(stage_id)}.log"
+
+
+class RunStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def create(self, task_id: str, run_id: str) -> RunPaths:
+        """Make the run directory and its resume token (mode 0600)."""
+        paths = RunPaths(self.root, validate_task_id(task_id), run_id)
+        (paths.run_dir / "commands").mkdir(parents=True, exist_ok=False)
+        write_text_atomic(paths.resume_token, secrets.token_hex(16) + "\n", mode=0o600)
+        return paths
+
+    def find(self, run_id: str, task_id: str | None = None) -> RunPaths:
+        validate_run_id(run_id)
+        if task_id is not None:
+            paths = RunPaths(self.root, validate_task_id(task_id), run_id)
+            if paths.manifest.is_file():
+                return paths
+        else:
+            runs_dir = self.root / ".runs"
+            for task_dir in sorted(runs_dir.iterdir()) if runs_dir.is_dir() else []:
+                paths = RunPaths(self.root, task_dir.name, run_id)
+                if paths.manifest.is_file():
+                    return paths
+        raise NotFoundError(f"run {run_id} not found under {self.root / '.runs'}")
+
+    def latest(self, task_id: str) -> RunPaths:
+        cli_dir = self.root / ".runs" / validate_task_id(task_id) / "cli"
+        runs = sorted(p.name for p in cli_dir.iterdir()) if cli_dir.is_dir() else []
+        if not runs:
+            raise NotFoundError(f"task {task_id} has no runs under {self.root / '.runs'}")
+        return RunPaths(self.root, task_id, runs[-1])
+
+    @staticmethod
+    def read_token(paths: RunPaths) -> str:
+        return paths.resume_token.read_text().strip()
+
+    # Shared files: read-modify-write under a lock, so concurrent runs never lose a record.
+
+    @staticmethod
+    def record_state(paths: RunPaths, entry: dict[str, Any]) -> None:
+        def update(state: Any) -> Any:
+            if not isinstance(state, dict) or not isinstance(state.get("runs"), dict):
+                state = {"version": 1, "task_id": paths.task_id, "runs": {}}
+            runs: dict[str, Any] = state["runs"]
+            runs[paths.run_id] = entry
+            if len(runs) > STATE_KEEP_RUNS:
+                for run_id in sorted(runs)[: len(runs) - STATE_KEEP_RUNS]:
+                    del runs[run_id]
+            latest = max(runs)
+            state.update(updated_at=entry.get("updated_at"), latest_run_id=latest, latest=runs[latest])
+            return state
+
+        update_json_locked(paths.state, update, None)
+
+    @staticmethod
+    def append_metrics(paths: RunPaths, record: dict[str, Any]) -> None:
+        def update(metrics: Any) -> Any:
+            if not isinstance(metrics, dict) or not isinstance(metrics.get("runs"), list):
+                metrics = {"version": 1, "task_id": paths.task_id, "runs": []}
+            metrics["runs"].append(record)
+            return metrics
+
+        update_json_locked(paths.metrics, update, None)
+
+
+def read_manifest_dict(paths: RunPaths) -> dict[str, Any]:
+    data = read_json(paths.manifest)
+    if not isinstance(data, dict):
+        raise NotFoundError(f"{paths.manifest}: not a manifest")
+    return data
+
+
+def _proc_stat(pid: int) -> list[bytes] | None:
+    """Fields of /proc/PID/stat after the command name (state is [0], start time [19])."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    return stat[stat.rindex(b")") + 2 :].split()
+
+
+def process_start_time(pid: int) -> int | None:
+    """The kernel's start time of `pid` in clock ticks, which tells a live pid from a reused one."""
+    fields = _proc_stat(pid)
+    return int(fields[19]) if fields else None
+
+
+def process_alive(pid: int | None, start_time: int | None) -> bool:
+    """True while the process that wrote a manifest runs (a zombie or a reused pid is dead)."""
+    if pid is None:
+        return False
+    fields = _proc_stat(pid)
+    if fields is None or fields[0] in (b"Z", b"X"):
+        return False
+    return start_time is None or int(fields[19]) == start_time

@@ -1,0 +1,1 @@
+"""The ToolOrchestrator: the one entry point through which every tool runs."""

@@ -1,0 +1,145 @@
+"""Channels that ask a person (or an SDK) for an approval.
+
+- TtyAsker: a prompt on the controlling terminal.
+- StdinAsker: `approval:response` JSON lines on stdin, the channel SDKs use
+  (`--approvals stdin`); no answer in time is `timed_out`.
+- NoChannel: fail closed, saying how to approve instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..events.protocol import ApprovalDecision
+
+OPTIONS: list[ApprovalDecision] = ["approved", "approved_for_session", "approved_always", "denied"]
+
+
+@dataclass(frozen=True)
+class ApprovalQuestion:
+    request_id: str
+    tool_run_id: str
+    command: str
+    cwd: str
+    reason: str
+    sandbox_mode: str
+
+
+class Asker(Protocol):
+    #: False when there is no one to ask: the orchestrator then fails closed.
+    available: bool
+
+    def ask(self, question: ApprovalQuestion, timeout: float) -> ApprovalDecision: ...
+
+
+class NoChannel:
+    available = False
+
+    def ask(self, question: ApprovalQuestion, timeout: float) -> ApprovalDecision:
+        return "denied"
+
+
+HOW_TO_APPROVE = (
+    "no approval channel: run it on a terminal, pass `--approvals stdin` and answer the approval:request "
+    "event, add a prefix_rule(..., decision=\"allow\") in $CODEX_HOME/rules/, answer once with "
+    "`approved_always` to store it, or choose another --approval-policy / --sandbox"
+)
+
+
+class TtyAsker:
+    available = True
+
+    def __init__(self, tty_path: str = "/dev/tty") -> None:
+        self._tty_path = tty_path
+
+    def ask(self, question: ApprovalQuestion, timeout: float) -> ApprovalDecision:
+        answers: dict[str, ApprovalDecision] = {
+            "y": "approved", "s": "approved_for_session", "a": "approved_always", "n": "denied", "": "denied",
+        }
+        with open(self._tty_path, "r+", encoding="utf-8", errors="replace") as tty:
+            tty.write(
+                f"\n\033[1mApproval needed\033[0m\n  command: {question.command}\n  cwd:     {question.cwd}\n"
+                f"  reason:  {question.reason}\n  sandbox: {question.sandbox_mode}\n"
+                "  [y] approve once  [s] approve for this session  [a] approve always  [n] deny: "
+            )
+            tty.flush()
+            while True:
+                answer = tty.readline().strip().lower()[:1]
+                if answer in answers:
+                    return answers[answer]
+                tty.write("  please answer y, s, a or n: ")
+                tty.flush()
+
+
+class StdinAsker:
+    """Reads approval:response lines from stdin on a background thread.
+
+    Lines that are not approval responses are ignored (with a warning), so that
+    the same channel can later carry other messages.
+    """
+
+    available = True
+
+    def __init__(self, stream_fd: int = 0) -> None:
+        self._fd = stream_fd
+        self._answers: dict[str, ApprovalDecision] = {}
+        self._cond = threading.Condition()
+        self._eof = False
+        self._thread = threading.Thread(target=self._read, name="approvals-stdin", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        with os.fdopen(os.dup(self._fd), "r", encoding="utf-8", errors="replace") as stream:
+            for line in stream:
+                self._accept(line)
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    def _accept(self, line: str) -> None:
+        line = line.strip()
+        if not line:
+            return
+        try:
+            message = json.loads(line)
+            if message.get("type") != "approval:response":
+                raise ValueError("not an approval:response")
+            request_id = message["requestId"]
+            decision = message["decision"]
+            if decision not in (*OPTIONS, "timed_out", "abort") or not isinstance(request_id, str):
+                raise ValueError(f"unknown decision {decision!r}")
+        except (ValueError, KeyError, AttributeError, TypeError) as exc:
+            print(f"codex-orchestrator: ignoring stdin line: {exc}", file=sys.stderr)
+            return
+        with self._cond:
+            self._answers[request_id] = decision
+            self._cond.notify_all()
+
+    def ask(self, question: ApprovalQuestion, timeout: float) -> ApprovalDecision:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while question.request_id not in self._answers:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._eof:
+                    return "timed_out"
+                self._cond.wait(remaining)
+            return self._answers.pop(question.request_id)
+
+
+def choose_asker(channel: str | None) -> Asker:
+    """`--approvals stdin` → StdinAsker; a terminal → TtyAsker; otherwise no channel."""
+    if channel == "stdin":
+        return StdinAsker()
+    if channel in (None, "tty") and sys.stdin.isatty():
+        try:
+            with open("/dev/tty", "rb"):
+                return TtyAsker()
+        except OSError:
+            pass
+    return NoChannel()

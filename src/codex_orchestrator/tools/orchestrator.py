@@ -1,0 +1,467 @@
+"""The ToolOrchestrator: the only way any tool runs.
+
+One call, `invoke(request)`, walks a short state machine:
+
+    assess (rules, policy) -> approve (session, store, ask) -> pick sandbox
+      -> attempt -> classify (ok / denied / transient / failed)
+      -> [escalate with approval | back off] -> attempt ... -> record
+
+and tells the event bus every step (`tool:start`, `approval:*`, `exec:*`,
+`tool:retry`, `tool:complete`). Pipeline stages, `exec`, and later MCP and
+custom tools all come through here, so approvals, sandboxing and records are
+the same for every one of them.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import os
+import secrets
+import shlex
+import time
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from ..errors import SandboxUnavailableError
+from ..events.bus import EventBus, utc_timestamp
+from ..events.protocol import (
+    ApprovalDecision,
+    ExecChunk,
+    SandboxState,
+    StreamSummary,
+    ToolAttempt,
+    ToolComplete,
+)
+from .asker import HOW_TO_APPROVE, OPTIONS, ApprovalQuestion, Asker, NoChannel
+from .policy import ESCALATE_ON_DENIAL, Assessment, assess
+from .request import ToolRequest, ToolResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import Config
+    from ..exec.buffer import HeadTailBuffer
+    from ..exec.cancel import CancelToken
+    from ..exec.chunker import Chunk
+    from ..exec.sessions import ExecSessionManager
+    from ..sandbox import SandboxedSpawn
+    from .approvals.rules import RuleSet
+    from .approvals.store import ApprovalStore
+
+APPROVED = frozenset({"approved", "approved_for_session", "approved_always"})
+REUSED_SOURCES = frozenset({"session", "store", "codex-rules"})
+
+
+class ToolOrchestrator:
+    def __init__(
+        self,
+        config: Config,
+        bus: EventBus,
+        *,
+        cancel: CancelToken,
+        asker: Asker | None = None,
+        sessions: ExecSessionManager | None = None,
+        env: Mapping[str, str] | None = None,
+        approval_policy: str | None = None,
+        store: ApprovalStore | None = None,
+        rules: RuleSet | None = None,
+        sequence: Callable[[], int] | None = None,
+        session_approvals: set[str] | None = None,
+    ) -> None:
+        self.config = config
+        self.bus = bus
+        self.cancel = cancel
+        self.asker = asker or NoChannel()
+        self.sessions = sessions
+        self.base_env = dict(os.environ if env is None else env)
+        self.policy: str = approval_policy or config.get("approval_policy")
+        self._store = store
+        self._rules = rules
+        self._session_approvals = session_approvals if session_approvals is not None else set()
+        self._next_sequence = sequence or itertools.count(1).__next__
+        self.approvals_reused = 0
+        self.approvals_prompted = 0
+        self._captured = bytearray()
+        self._capture_overflow = False
+
+    # ------------------------------------------------------------------ approval sources (lazy)
+
+    @property
+    def store(self) -> ApprovalStore:
+        if self._store is None:
+            from .approvals.store import ApprovalStore
+
+            self._store = ApprovalStore.default(self.base_env)
+        return self._store
+
+    @property
+    def rules(self) -> RuleSet:
+        if self._rules is None:
+            from .approvals.rules import load_rules
+
+            self._rules = load_rules(self.config.codex_home / "rules")
+        return self._rules
+
+    # ------------------------------------------------------------------ the state machine
+
+    def invoke(self, request: ToolRequest) -> ToolResult:
+        from .approvals.keys import approval_key, canonical_argv
+        from .approvals.safe_commands import is_known_safe
+
+        tool_run_id = "tr_" + secrets.token_hex(6)
+        started = time.monotonic()
+        cwd = request.cwd.resolve()
+        argv = canonical_argv(request.command)
+        mode = request.sandbox_mode or self.config.get("sandbox_mode")
+        match = self.rules.evaluate(argv)
+        rule_reason = None
+        if match is not None:
+            rule_reason = next((r.justification for r in match.rules if r.justification), None) or (
+                f"{match.decision} by {match.rules[0].source}:{match.rules[0].line}"
+            )
+        assessment = assess(
+            self.policy,
+            rule_decision=str(match.decision) if match is not None else None,
+            rule_reason=rule_reason,
+            escalate=request.escalate,
+            known_safe=is_known_safe(argv),
+            justification=request.justification,
+        )
+        key = approval_key(argv, cwd, assessment.escalated)
+        source = assessment.source
+        approved_before_run = False
+        message: str | None = None
+
+        if assessment.action == "ask":
+            ok, source, message = self._approve(tool_run_id, request, argv, cwd, key, assessment.reason, mode)
+            approved_before_run = ok
+            if not ok:
+                assessment = Assessment("reject", source, message or "not approved", True, assessment.escalated)
+
+        sandboxed = assessment.sandboxed and mode != "danger-full-access"
+        self.bus.publish("tool:start", {
+            "toolRunId": tool_run_id, "tool": request.tool, "command": argv, "cwd": str(cwd),
+            "sandboxMode": mode if sandboxed else "danger-full-access", "approvalSource": source,
+            "approvalKey": key, **({"stageId": request.stage_id} if request.stage_id else {}),
+        })
+        if assessment.action == "reject":
+            return self._complete(request, tool_run_id, started, "rejected", [], {}, source,
+                                  "unsandboxed" if not sandboxed else "sandboxed", assessment.reason)
+
+        attempts: list[ToolAttempt] = []
+        streams: dict[str, HeadTailBuffer] = {}
+        max_attempts = int(self.config.get("retry.max_attempts"))
+        backoff_ms = int(self.config.get("retry.backoff_ms"))
+        state: SandboxState = "sandboxed" if sandboxed else "unsandboxed"
+        status = "failed"
+        with ExitStack() as stack:
+            log = self._open_log(stack, request.log_path)
+            while True:
+                number = len(attempts) + 1
+                try:
+                    attempt = self._attempt(request, tool_run_id, number, cwd, mode, sandboxed, state, log)
+                except SandboxUnavailableError as exc:
+                    self._complete(request, tool_run_id, started, "failed", attempts, streams, source,
+                                   state, str(exc))
+                    raise
+                streams = attempt.outcome_streams
+                attempts.append(attempt.record)
+                if attempt.running:
+                    status = "running"
+                    break
+                status = attempt.status
+                if status in ("succeeded", "cancelled", "timed_out"):
+                    break
+                if attempt.denied:
+                    state = "denied"
+                    status = "denied"
+                    if self.policy not in ESCALATE_ON_DENIAL or self.cancel.cancelled:
+                        message = f"the sandbox denied the command (approval_policy={self.policy} does not escalate)"
+                        break
+                    if not approved_before_run:
+                        reason = "the sandbox denied the command; run it again outside the sandbox?"
+                        esc_key = approval_key(argv, cwd, True)
+                        ok, esc_source, message = self._approve(tool_run_id, request, argv, cwd, esc_key,
+                                                                reason, "danger-full-access")
+                        if not ok:
+                            break
+                        source = esc_source
+                    self.bus.publish("tool:retry", {"toolRunId": tool_run_id, "attempt": number + 1, "delayMs": 0,
+                                                    "reason": "sandbox denied; retrying outside the sandbox",
+                                                    "sandboxState": "escalated"})
+                    sandboxed, state, message = False, "escalated", None
+                    continue
+                if attempt.exit_code in request.retry_on_exit_codes and number < max_attempts:
+                    delay = backoff_ms * 2 ** (number - 1)
+                    self.bus.publish("tool:retry", {"toolRunId": tool_run_id, "attempt": number + 1,
+                                                    "delayMs": delay,
+                                                    "reason": f"exit code {attempt.exit_code} is declared transient",
+                                                    "sandboxState": state})
+                    if self.cancel.wait(delay / 1000):
+                        status = "cancelled"
+                        break
+                    continue
+                break
+        return self._complete(request, tool_run_id, started, status, attempts, streams, source, state, message)
+
+    # ------------------------------------------------------------------ approvals
+
+    def _approve(
+        self, tool_run_id: str, request: ToolRequest, argv: list[str], cwd: Path, key: str, reason: str, mode: str
+    ) -> tuple[bool, str, str | None]:
+        """Find an approval for `key`: session cache, then the store, then ask. Returns (ok, source, message)."""
+        decision: ApprovalDecision
+        request_id: str | None = None
+        if key in self._session_approvals:
+            source, decision = "session", "approved_for_session"
+        elif self.store.lookup(key) is not None:
+            source, decision = "store", "approved_always"
+        elif self.policy == "never":
+            source, decision = "denied-by-policy", "denied"
+        else:
+            request_id = "apr_" + secrets.token_hex(6)
+            command = shlex.join(argv)
+            self.bus.publish("approval:request", {
+                "requestId": request_id, "toolRunId": tool_run_id, "command": argv, "cwd": str(cwd),
+                "reason": reason, "sandboxMode": mode, "options": list(OPTIONS),
+            })
+            if not self.asker.available:
+                source, decision = "no-channel", "denied"
+            else:
+                question = ApprovalQuestion(request_id, tool_run_id, command, str(cwd), reason, mode)
+                decision = self.asker.ask(question, float(self.config.get("approval_timeout_seconds")))
+                source = "prompt" if decision != "timed_out" else "timed-out"
+                self.approvals_prompted += 1
+            if decision in ("approved_for_session", "approved_always"):
+                self._session_approvals.add(key)
+            if decision == "approved_always":
+                self.store.add(key, argv, cwd, "danger-full-access" in mode, "prompt")
+        if source in REUSED_SOURCES:
+            self.approvals_reused += 1
+        self.bus.publish("approval:decision", {
+            "requestId": request_id, "toolRunId": tool_run_id, "decision": decision,
+            "approvalSource": source, "approvalKey": key,
+        })
+        if decision in APPROVED:
+            return True, source, None
+        if source == "no-channel":
+            return False, source, f"approval required ({reason}); {HOW_TO_APPROVE}"
+        if source == "denied-by-policy":
+            return False, source, "approval_policy=never does not ask for approval"
+        return False, source, f"approval {decision} for: {shlex.join(argv)}"
+
+    # ------------------------------------------------------------------ one attempt
+
+    def _attempt(
+        self, request: ToolRequest, tool_run_id: str, number: int, cwd: Path, mode: str, sandboxed: bool,
+        state: SandboxState, log: BinaryIO | None,
+    ) -> _AttemptRecord:
+        from ..exec.env import child_env
+
+        correlation_id = f"{tool_run_id}:{number}"
+        env = child_env(self.base_env, request.env, pty=request.pty)
+        in_session = request.session_id is not None and sandboxed == (mode != "danger-full-access")
+        self.bus.publish("exec:begin", {
+            "correlationId": correlation_id, "sessionId": request.session_id if in_session else None,
+            "command": request.display, "argv": request.argv, "cwd": str(cwd), "pty": request.pty or in_session,
+            "sandboxMode": mode if sandboxed else "danger-full-access", "attempt": number,
+        })
+        on_chunk = self._chunk_publisher(correlation_id)
+        if request.capture_stdout:
+            on_chunk = self._capturing(on_chunk, request.capture_stdout)
+        begun = time.monotonic()
+        backend = "none"
+        if in_session:
+            outcome, backend = self._run_in_session(request, cwd, env, mode, sandboxed, on_chunk, log)
+            streams = {"pty": outcome.buffer}
+            running = outcome.running
+        elif request.pty:
+            outcome, backend = self._run_in_fresh_pty(request, cwd, env, mode, sandboxed, on_chunk, log)
+            streams = {"pty": outcome.buffer}
+            running = outcome.running
+        else:
+            from ..exec.process import run_pipes
+
+            spawn = self._prepare(request.argv, cwd, env, mode, sandboxed, pty=False)
+            backend = spawn.backend if spawn else "none"
+            outcome = run_pipes(
+                spawn.argv if spawn else request.argv, cwd=cwd, env=env, preexec=spawn.preexec if spawn else None,
+                timeout=request.timeout, on_chunk=on_chunk, log=log, cancel=self.cancel,
+            )
+            streams = dict(outcome.streams)
+            running = False
+        denied = False
+        if sandboxed and not running and not outcome.cancelled and not outcome.timed_out:
+            from ..sandbox import is_likely_denial
+
+            text = "\n".join(buffer.render() for buffer in streams.values())
+            network_blocked = not bool(self.config.get("sandbox_workspace_write.network_access"))
+            denied = is_likely_denial(outcome.exit_code, outcome.signal, text, sandboxed=True,
+                                      network_blocked=network_blocked)
+        if running:
+            status = "running"
+        elif outcome.cancelled:
+            status = "cancelled"
+        elif outcome.timed_out:
+            status = "timed_out"
+        else:
+            status = "succeeded" if outcome.exit_code == 0 else "failed"
+        duration_ms = round((time.monotonic() - begun) * 1000, 3)
+        attempt_state: SandboxState = "denied" if denied else state
+        summaries: dict[str, StreamSummary] = {
+            name: {"bytes": b.total_bytes, "head": b.head().decode("utf-8", "replace"),
+                   "tail": b.tail().decode("utf-8", "replace"), "truncated": b.truncated}
+            for name, b in streams.items()
+        }
+        self.bus.publish("exec:end", {
+            "correlationId": correlation_id, "exitCode": outcome.exit_code, "signal": outcome.signal,
+            "durationMs": duration_ms, "status": status, "bytes": sum(b.total_bytes for b in streams.values()),
+            "sandboxState": attempt_state, "logPath": str(request.log_path) if request.log_path else None,
+            "streams": summaries,
+        })
+        record: ToolAttempt = {
+            "attempt": number, "sandboxState": attempt_state, "sandboxBackend": backend,
+            "exitCode": outcome.exit_code, "signal": outcome.signal, "durationMs": duration_ms,
+            "status": status, "denied": denied,
+        }
+        return _AttemptRecord(record, streams, status, denied, running, outcome.exit_code)
+
+    def _prepare(
+        self, argv: list[str], cwd: Path, env: Mapping[str, str], mode: str, sandboxed: bool, *, pty: bool
+    ) -> SandboxedSpawn | None:
+        if not sandboxed:
+            return None
+        from ..sandbox import prepare
+
+        policy = self.config.sandbox_policy(mode=mode)
+        return prepare(policy, argv, cwd, env, backend=self.config.get("sandbox_backend"), pty=pty)
+
+    def _run_in_session(
+        self, request: ToolRequest, cwd: Path, env: Mapping[str, str], mode: str, sandboxed: bool,
+        on_chunk: Callable[[str, Chunk], None], log: BinaryIO | None,
+    ) -> tuple[Any, str]:
+        from ..exec.pty_shell import SHELL_ARGV, PtyShell
+        from ..exec.sessions import ExecSessionManager
+
+        if self.sessions is None:
+            self.sessions = ExecSessionManager()
+        session_id = request.session_id
+        assert session_id is not None
+        backend = "none"
+
+        def factory() -> PtyShell:
+            nonlocal backend
+            spawn = self._prepare(list(SHELL_ARGV), cwd, env, mode, sandboxed, pty=True)
+            backend = spawn.backend if spawn else "none"
+            return PtyShell(session_id, argv=spawn.argv if spawn else SHELL_ARGV, cwd=cwd, env=env,
+                            preexec=spawn.preexec if spawn else None)
+
+        if not request.session_reuse:
+            self.sessions.close(session_id)
+        shell = self.sessions.open(session_id, factory)
+        backend = getattr(shell, "sandbox_backend", backend)
+        shell.sandbox_backend = backend  # type: ignore[attr-defined]
+        command = request.command if isinstance(request.command, str) else shlex.join(request.command)
+        outcome = shell.run(command, on_chunk=on_chunk, log=log, timeout=request.timeout, cancel=self.cancel,
+                            yield_ms=request.metadata.get("yield_ms"))
+        return outcome, backend
+
+    def _run_in_fresh_pty(
+        self, request: ToolRequest, cwd: Path, env: Mapping[str, str], mode: str, sandboxed: bool,
+        on_chunk: Callable[[str, Chunk], None], log: BinaryIO | None,
+    ) -> tuple[Any, str]:
+        from ..exec.pty_shell import SHELL_ARGV, PtyShell
+
+        spawn = self._prepare(list(SHELL_ARGV), cwd, env, mode, sandboxed, pty=True)
+        shell = PtyShell(f"oneshot-{secrets.token_hex(4)}", argv=spawn.argv if spawn else SHELL_ARGV, cwd=cwd,
+                         env=env, preexec=spawn.preexec if spawn else None)
+        try:
+            command = request.command if isinstance(request.command, str) else shlex.join(request.command)
+            outcome = shell.run(command, on_chunk=on_chunk, log=log, timeout=request.timeout, cancel=self.cancel)
+        finally:
+            shell.close()
+        return outcome, spawn.backend if spawn else "none"
+
+    def _capturing(
+        self, inner: Callable[[str, Chunk], None], limit: int
+    ) -> Callable[[str, Chunk], None]:
+        """Tee stdout (or the pty stream) into `self._captured`, up to `limit` bytes."""
+        captured = self._captured = bytearray()
+        self._capture_overflow = False
+
+        def on_chunk(stream: str, chunk: Chunk) -> None:
+            if stream != "stderr" and not self._capture_overflow:
+                if len(captured) + len(chunk.data) > limit:
+                    self._capture_overflow = True
+                    captured.clear()
+                else:
+                    captured.extend(chunk.data)
+            inner(stream, chunk)
+
+        return on_chunk
+
+    def _chunk_publisher(self, correlation_id: str) -> Callable[[str, Chunk], None]:
+        publish = self.bus.publish
+        next_sequence = self._next_sequence
+
+        def on_chunk(stream: str, chunk: Chunk) -> None:
+            payload: ExecChunk
+            if chunk.text:
+                payload = {"correlationId": correlation_id, "stream": stream,  # type: ignore[typeddict-item]
+                           "sequence": next_sequence(), "bytes": len(chunk.data), "timestamp": utc_timestamp(),
+                           "data": chunk.data.decode("utf-8")}
+            else:
+                payload = {"correlationId": correlation_id, "stream": stream,  # type: ignore[typeddict-item]
+                           "sequence": next_sequence(), "bytes": len(chunk.data), "timestamp": utc_timestamp(),
+                           "data": base64.b64encode(chunk.data).decode("ascii"), "encoding": "base64"}
+            publish("exec:chunk", payload)
+
+        return on_chunk
+
+    @staticmethod
+    def _open_log(stack: ExitStack, path: Path | None) -> BinaryIO | None:
+        if path is None:
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return stack.enter_context(path.open("ab"))
+
+    # ------------------------------------------------------------------ records
+
+    def _complete(
+        self, request: ToolRequest, tool_run_id: str, started: float, status: str, attempts: list[ToolAttempt],
+        streams: dict[str, HeadTailBuffer], source: str, state: SandboxState, message: str | None,
+    ) -> ToolResult:
+        last = attempts[-1] if attempts else None
+        duration_ms = round((time.monotonic() - started) * 1000, 3)
+        record: ToolComplete = {
+            "toolRunId": tool_run_id, "tool": request.tool, "status": status,  # type: ignore[typeddict-item]
+            "exitCode": last["exitCode"] if last else None, "signal": last["signal"] if last else None,
+            "retryCount": max(0, len(attempts) - 1), "sandboxState": state, "durationMs": duration_ms,
+            "approvalSource": source, "attempts": attempts,
+        }
+        if request.stage_id:
+            record["stageId"] = request.stage_id
+        if message:
+            record["message"] = message
+        self.bus.publish("tool:complete", record)
+        captured = None
+        if request.capture_stdout and not self._capture_overflow:
+            captured = bytes(self._captured)
+        return ToolResult(
+            captured_stdout=captured,
+            tool_run_id=tool_run_id, status=status, exit_code=record["exitCode"], signal=record["signal"],
+            duration_ms=duration_ms, retry_count=record["retryCount"], sandbox_state=state, approval_source=source,
+            attempts=attempts, streams=streams, record=record, message=message,
+        )
+
+
+class _AttemptRecord:
+    def __init__(self, record: ToolAttempt, streams: dict[str, HeadTailBuffer], status: str, denied: bool,
+                 running: bool, exit_code: int | None) -> None:
+        self.record = record
+        self.outcome_streams = streams
+        self.status = status
+        self.denied = denied
+        self.running = running
+        self.exit_code = exit_code

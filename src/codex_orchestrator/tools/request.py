@@ -1,0 +1,66 @@
+"""What a caller asks the ToolOrchestrator to run, and what it gets back."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..events.protocol import SandboxState, ToolAttempt, ToolComplete
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..exec.buffer import HeadTailBuffer
+
+
+@dataclass
+class ToolRequest:
+    tool: str  # "stage", "exec", later "mcp:<name>" ...
+    command: str | Sequence[str]  # a shell string, or an argv
+    cwd: Path
+    env: Mapping[str, str] = field(default_factory=dict)  # overrides on top of the orchestrator's env
+    sandbox_mode: str | None = None  # None: the configured mode
+    escalate: bool = False  # ask to run outside the sandbox
+    justification: str | None = None
+    pty: bool = False
+    session_id: str | None = None  # run inside this PTY session (created on first use)
+    session_reuse: bool = True  # False: a fresh shell even if the session exists
+    timeout: float | None = None
+    retry_on_exit_codes: tuple[int, ...] = ()  # exit codes the tool declares transient
+    log_path: Path | None = None
+    stage_id: str | None = None
+    capture_stdout: int = 0  # keep up to this many bytes of stdout (e.g. for --output-schema)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def argv(self) -> list[str]:
+        """The argv to spawn in pipes mode: a shell string runs under bash -c."""
+        if isinstance(self.command, str):
+            return ["/bin/bash", "-c", self.command]
+        return list(self.command)
+
+    @property
+    def display(self) -> str:
+        return self.command if isinstance(self.command, str) else shlex.join(self.command)
+
+
+@dataclass
+class ToolResult:
+    tool_run_id: str
+    status: str  # succeeded | failed | denied | cancelled | timed_out | rejected
+    exit_code: int | None
+    signal: int | None
+    duration_ms: float
+    retry_count: int
+    sandbox_state: SandboxState
+    approval_source: str
+    attempts: list[ToolAttempt]
+    streams: dict[str, HeadTailBuffer]
+    record: ToolComplete
+    message: str | None = None
+    captured_stdout: bytes | None = None  # None when capture was off or stdout exceeded the limit
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"

@@ -1,0 +1,74 @@
+"""Shared fixtures: an isolated home for every test, and a way to run the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """No test may read or write the developer's ~/.codex or ~/.codex-orchestrator."""
+    home = tmp_path / "home"
+    (home / ".codex").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("CODEX_HOME", str(home / ".codex"))
+    monkeypatch.setenv("CODEX_ORCHESTRATOR_HOME", str(home / ".codex-orchestrator"))
+    for name in list(os.environ):
+        if name.startswith("CODEX_ORCHESTRATOR_") and name != "CODEX_ORCHESTRATOR_HOME":
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("MCP_RUNNER_TASK_ID", raising=False)
+    yield home
+
+
+class Repo:
+    """A throwaway project directory with an optional codex.orchestrator.json."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def config(self, document: Mapping[str, Any]) -> Path:
+        path = self.root / "codex.orchestrator.json"
+        path.write_text(json.dumps(document))
+        return path
+
+    def pipeline(self, *stages: Mapping[str, Any], pipeline_id: str = "p", **extra: Any) -> Path:
+        return self.config({"pipelines": [{"id": pipeline_id, "title": pipeline_id, "stages": list(stages)}],
+                            "defaultPipeline": pipeline_id, **extra})
+
+    def run(self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None,
+            timeout: float = 60, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, cwd=cwd or self.root, input=input, env=env, timeout=timeout)
+
+    def manifests(self, task: str = "default") -> list[dict[str, Any]]:
+        cli_dir = self.root / ".runs" / task / "cli"
+        return [json.loads((d / "manifest.json").read_text()) for d in sorted(cli_dir.iterdir())]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / ".git").mkdir()  # enough to be a repository root for discovery
+    return Repo(root)
+
+
+CLI = [sys.executable, "-m", "codex_orchestrator.cli.main"]
+
+
+def run_cli(*args: str, cwd: Path, input: str | None = None, env: Mapping[str, str] | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([*CLI, *args], cwd=cwd, input=input if input is not None else "", text=True,
+                          capture_output=True, env=full_env, timeout=timeout)
+
+
+def events(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
