@@ -75,7 +75,7 @@ MATRIX = {
     ("untrusted", "read-only"): ("rejected", False),
     ("untrusted", "workspace-write"): ("rejected", False),
     ("untrusted", "danger-full-access"): ("rejected", False),
-    ("on-failure", "read-only"): ("rejected", False),  # denied, then the escalation needs an approval
+    ("on-failure", "read-only"): ("denied", False),  # denied; rerunning it outside needs an approval
     ("on-failure", "workspace-write"): ("succeeded", True),
     ("on-failure", "danger-full-access"): ("succeeded", True),
     ("on-request", "read-only"): ("denied", False),
@@ -96,7 +96,7 @@ def test_policy_by_sandbox_matrix_without_a_channel(workspace: Path, policy: str
     assert (workspace / "written.txt").exists() == written
     assert events.types()[-1] == "tool:complete"
     assert "tool:start" in events.types()
-    if status == "rejected":
+    if status == "rejected" or (policy, mode) == ("on-failure", "read-only"):
         assert "no approval channel" in (result.message or "")
 
 
@@ -106,7 +106,7 @@ def test_known_safe_read_command_runs_under_every_policy(workspace: Path, policy
     orchestrator, _ = make(workspace, policy, "read-only")
     result = orchestrator.invoke(ToolRequest(tool="test", command=["cat", "a.txt"], cwd=workspace))
     assert result.status == "succeeded"
-    assert result.streams["stdout"].tail() == b"hello"
+    assert result.tail_text("stdout") == "hello"
     assert result.approval_source == ("known-safe" if policy == "untrusted" else "not-required")
 
 

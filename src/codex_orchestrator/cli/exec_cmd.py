@@ -205,11 +205,9 @@ def _run(args: argparse.Namespace, command: list[str], env: dict[str, str], cwd:
             detail = f"stdout does not match {args.output_schema}: {errors[0]}"
     if exit_code is None:
         exit_code = 70
-    stdout = result.streams.get("stdout") or result.streams.get("pty")
-    stderr = result.streams.get("stderr")
     outputs: dict[str, Any] = {
-        "stdoutTail": stdout.tail().decode("utf-8", "replace") if stdout else "",
-        "stderrTail": stderr.tail().decode("utf-8", "replace") if stderr else "",
+        "stdoutTail": result.tail_text("pty" if "pty" in result.streams else "stdout"),
+        "stderrTail": result.tail_text("stderr"),
         "truncated": any(b.truncated for b in result.streams.values()),
         "structured": structured,
     }

@@ -77,18 +77,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _settings(cwd: Path, env: Any) -> tuple[Path, int, list[str], Path | None]:
-    """codex_home, project_doc_max_bytes, fallback names and the config's root.
-
-    From the shared resolver when it is there; without it, from $CODEX_HOME and the
-    defaults, so this command still works in a partial install.
-    """
+    """codex_home, project_doc_max_bytes, fallback names and the project root, from the shared resolver."""
     from pathlib import Path
 
-    try:
-        from ..config import load_config
-    except ImportError:
-        home = env.get("CODEX_HOME")
-        return (Path(home).expanduser() if home else Path.home() / ".codex"), 32768, [], None
+    from ..config import load_config
+
     config = load_config(cwd)
     fallback = config.get("project_doc_fallback_filenames") or []
     return (

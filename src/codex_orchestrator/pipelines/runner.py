@@ -23,7 +23,7 @@ from ..runs.active import ActiveRun
 from ..runs.manifest import ChildRunRecord, CommandRecord, PipelineRef
 from ..runs.store import RunPaths
 from ..tools.orchestrator import ToolOrchestrator
-from ..tools.request import ToolRequest
+from ..tools.request import ToolRequest, ToolResult
 from .model import CommandStage, Pipeline, SubpipelineStage
 from .registry import Registry
 
@@ -174,7 +174,7 @@ class PipelineRunner:
         return {
             "stageId": stage.id, "index": index, "status": stage_status,  # type: ignore[typeddict-item]
             "exitCode": result.exit_code, "durationMs": result.duration_ms,
-            "summary": _stage_summary(result.status, result.exit_code, result.message, result.streams),
+            "summary": _stage_summary(result),
         }
 
     def _run_subpipeline(self, run: ActiveRun, stage: SubpipelineStage, index: int) -> StageEnd:
@@ -216,17 +216,16 @@ class _ChildFilter:
         pass
 
 
-def _stage_summary(status: str, exit_code: int | None, message: str | None, streams: dict[str, Any]) -> str:
-    if message:
-        return message
+def _stage_summary(result: ToolResult) -> str:
+    """One line for the stage: its status, and the last line it printed (stderr first when it failed)."""
+    if result.message:
+        return result.message
+    order = ("stderr", "pty", "stdout") if result.status != "succeeded" else ("pty", "stdout")
     last_line = ""
-    for name in ("stderr", "pty", "stdout"):
-        buffer = streams.get(name)
-        if buffer is None:
-            continue
-        lines = [line for line in buffer.tail().decode("utf-8", "replace").splitlines() if line.strip()]
-        if lines and (status != "succeeded" or name != "stderr"):
+    for name in order:
+        lines = [line for line in result.tail_text(name, 4096).splitlines() if line.strip()]
+        if lines:
             last_line = lines[-1].strip()[:200]
             break
-    head = f"{status} (exit {exit_code})" if exit_code is not None else status
+    head = f"{result.status} (exit {result.exit_code})" if result.exit_code is not None else result.status
     return f"{head}: {last_line}" if last_line else head

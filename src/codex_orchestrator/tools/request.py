@@ -64,3 +64,11 @@ class ToolResult:
     @property
     def ok(self) -> bool:
         return self.status == "succeeded"
+
+    def tail_text(self, stream: str, limit: int = 32 * 1024) -> str:
+        """The last `limit` bytes kept of a stream, as text ("" for a stream that is absent)."""
+        buffer = self.streams.get(stream)
+        if buffer is None:
+            return ""
+        data = buffer.tail() if buffer.truncated else buffer.head() + buffer.tail()
+        return data[-limit:].decode("utf-8", "replace")

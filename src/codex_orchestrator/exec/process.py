@@ -1,0 +1,260 @@
+"""Run one command with pipes, streaming its output with bounded memory and no leftovers.
+
+Design points (see docs/exec.md):
+
+* stdin is /dev/null, so a command that would read stdin gets EOF instead of
+  hanging on whatever our own stdin happens to be.
+* stdout and stderr are two pipes read by a selector in the calling thread, and
+  every read is handed to `on_chunk` before the next one: a slow consumer stops
+  the reading, the pipe fills, and the kernel makes the producer wait. Nothing
+  queues up in memory; only the head and tail of each stream are kept.
+* The command leads a new session and process group. A timeout or a cancel
+  sends SIGTERM to the whole group, then SIGKILL after `kill_grace`. When the
+  leader exits, whatever is left of its group (`sleep 100 &`) is killed, so a
+  background child can neither survive the run nor keep its pipes open.
+* Spawn failures are reported like a shell does, not raised: exit code 127
+  when the program or the working directory does not exist, 126 when it cannot
+  be executed, and the reason as a stderr chunk. The outcome's `pid` is 0 then.
+  A failure inside the caller's `preexec` (the sandbox set-up) is not the
+  command's fault and raises `SpawnError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from ..errors import OrchestratorError
+from .buffer import HeadTailBuffer
+from .cancel import CancelToken
+from .chunker import Chunk, Utf8Chunker
+
+ChunkSink = Callable[[str, Chunk], None]
+"""Receives (stream, chunk) with stream "stdout", "stderr" or "pty", in arrival order."""
+
+READ_SIZE = 64 * 1024
+# After the leader exits and its group is killed, the pipes hit EOF at once unless
+# a process that left the group (setsid) still holds them: stop waiting for it
+# once the pipes have been quiet this long, or at the latest after DRAIN_MAX.
+DRAIN_IDLE = 0.25
+DRAIN_MAX = 5.0
+# Without pidfd support the leader is polled this often while its pipes are open.
+POLL_INTERVAL = 0.05
+
+
+class SpawnError(OrchestratorError):
+    """The command could not be started for a reason that is not the command's (preexec failed)."""
+
+
+@dataclass
+class StreamResult:
+    name: str
+    buffer: HeadTailBuffer
+
+    @property
+    def bytes(self) -> int:
+        return self.buffer.total_bytes
+
+
+@dataclass
+class ProcessOutcome:
+    """How a command ended. Death by signal N gives signal=N and exit_code=128+N, like a shell."""
+
+    exit_code: int | None
+    signal: int | None
+    duration_ms: float
+    timed_out: bool
+    cancelled: bool
+    pid: int
+    streams: dict[str, HeadTailBuffer] = field(default_factory=dict)
+
+
+def exit_status(returncode: int) -> tuple[int, int | None]:
+    """(exit_code, signal) from a `Popen.returncode` (negative for a signal)."""
+    if returncode < 0:
+        return 128 - returncode, -returncode
+    return returncode, None
+
+
+def kill_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def _leader_exited(pid: int) -> bool:
+    """True once the leader is a zombie; it is not reaped, so its pid (the group id) stays reserved."""
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return True
+    return info is not None and info.si_pid == pid
+
+
+def _spawn_failure(argv: Sequence[str], cwd: Path, env: Mapping[str, str], exc: OSError,
+                   streams: dict[str, HeadTailBuffer], on_chunk: ChunkSink | None, log: BinaryIO | None,
+                   started: float) -> ProcessOutcome:
+    program = argv[0]
+    if exc.filename is not None and str(exc.filename) == str(cwd):
+        what, code, reason = f"cd: {cwd}", 127 if isinstance(exc, FileNotFoundError) else 126, exc.strerror
+    elif "/" not in program and shutil.which(program, path=env.get("PATH", os.defpath)) is None:
+        # execvpe reports EACCES if any PATH entry was unreadable; a shell still says "not found".
+        what, code, reason = program, 127, "command not found"
+    else:
+        what, reason = program, exc.strerror
+        code = 127 if isinstance(exc, FileNotFoundError | NotADirectoryError) else 126
+    message = f"codex-orchestrator: {what}: {reason}\n".encode()
+    streams["stderr"].append(message)
+    if log is not None:
+        log.write(message)
+        log.flush()
+    if on_chunk is not None:
+        for chunk in Utf8Chunker().feed(message):
+            on_chunk("stderr", chunk)
+    return ProcessOutcome(code, None, (time.monotonic() - started) * 1000, False, False, 0, streams)
+
+
+def run_pipes(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
+              preexec: Callable[[], None] | None = None, timeout: float | None = None,
+              on_chunk: ChunkSink | None = None, log: BinaryIO | None = None,
+              cancel: CancelToken | None = None, kill_grace: float = 2.0,
+              buffer_limit: int = 64 * 1024) -> ProcessOutcome:
+    """Run `argv` to completion; see the module docstring for the guarantees."""
+    started = time.monotonic()
+    streams = {"stdout": HeadTailBuffer(buffer_limit), "stderr": HeadTailBuffer(buffer_limit)}
+    if not argv:
+        raise ValueError("run_pipes needs a non-empty argv")
+    try:
+        proc = subprocess.Popen(
+            list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, start_new_session=True, close_fds=True, preexec_fn=preexec,
+        )
+    except subprocess.SubprocessError as exc:  # raised for an exception inside preexec_fn
+        raise SpawnError(f"could not start {argv[0]!r}: the sandbox set-up failed ({exc})") from exc
+    except OSError as exc:
+        return _spawn_failure(argv, cwd, env, exc, streams, on_chunk, log, started)
+
+    assert proc.stdout is not None and proc.stderr is not None
+    pid = proc.pid
+    names = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
+    chunkers = {"stdout": Utf8Chunker(), "stderr": Utf8Chunker()}
+    selector = selectors.DefaultSelector()
+    pidfd = -1
+    timed_out = cancelled = False
+    deadline = started + timeout if timeout is not None else None
+    kill_at: float | None = None  # set once SIGTERM was sent
+    exited_at: float | None = None  # set once the leader exited and its group was killed
+    last_data = started
+
+    def emit(name: str, chunks: list[Chunk]) -> None:
+        if on_chunk is not None:
+            for chunk in chunks:
+                on_chunk(name, chunk)
+
+    def close_stream(fd: int) -> None:
+        selector.unregister(fd)
+        name = names.pop(fd)
+        emit(name, chunkers[name].flush())
+
+    try:
+        for fd in names:
+            os.set_blocking(fd, False)
+            selector.register(fd, selectors.EVENT_READ)
+        if cancel is not None:
+            selector.register(cancel.fileno(), selectors.EVENT_READ)
+        try:
+            pidfd = os.pidfd_open(pid)
+            selector.register(pidfd, selectors.EVENT_READ)
+        except (AttributeError, OSError):
+            pidfd = -1
+        while True:
+            now = time.monotonic()
+            if exited_at is None and _leader_exited(pid):
+                # Kill the rest of the group while the zombie leader still reserves its id.
+                kill_group(pid, signal.SIGKILL)
+                exited_at = now
+                if pidfd >= 0:
+                    selector.unregister(pidfd)
+            if exited_at is not None and (
+                not names or now - max(last_data, exited_at) >= DRAIN_IDLE or now - exited_at >= DRAIN_MAX
+            ):
+                break  # anything still holding the pipes escaped the group; do not wait for it
+            if cancel is not None and cancel.cancelled and kill_at is None:
+                cancelled = True
+                kill_group(pid, signal.SIGTERM)
+                kill_at = now + kill_grace
+            if deadline is not None and now >= deadline and kill_at is None:
+                timed_out = True
+                kill_group(pid, signal.SIGTERM)
+                kill_at = now + kill_grace
+            if kill_at is not None and now >= kill_at and exited_at is None:
+                kill_group(pid, signal.SIGKILL)
+                kill_at = math.inf
+            wait = _next_wait(now, deadline if kill_at is None else None, kill_at, exited_at, last_data,
+                              polling=pidfd < 0)
+            for key, _ in selector.select(wait):
+                fd = key.fd
+                if fd not in names:
+                    if cancel is not None and fd == cancel.fileno():
+                        selector.unregister(fd)  # it stays readable; the flag is checked above
+                    continue
+                try:
+                    data = os.read(fd, READ_SIZE)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    close_stream(fd)
+                    continue
+                last_data = time.monotonic()
+                name = names[fd]
+                if log is not None:
+                    log.write(data)
+                    log.flush()
+                streams[name].append(data)
+                emit(name, chunkers[name].feed(data))
+        for fd in list(names):
+            close_stream(fd)
+        returncode = proc.wait()
+    except BaseException:
+        kill_group(pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    finally:
+        selector.close()
+        if pidfd >= 0:
+            os.close(pidfd)
+        proc.stdout.close()
+        proc.stderr.close()
+    exit_code, signum = exit_status(returncode)
+    duration_ms = (time.monotonic() - started) * 1000
+    return ProcessOutcome(exit_code, signum, duration_ms, timed_out, cancelled, pid, streams)
+
+
+def _next_wait(now: float, deadline: float | None, kill_at: float | None, exited_at: float | None,
+               last_data: float, polling: bool) -> float | None:
+    """How long select may sleep before one of the loop's timers is due (None: until an event)."""
+    due: list[float] = []
+    if deadline is not None:
+        due.append(deadline)
+    if kill_at is not None and kill_at != math.inf:
+        due.append(kill_at)
+    if exited_at is not None:
+        due.append(max(last_data, exited_at) + DRAIN_IDLE)
+        due.append(exited_at + DRAIN_MAX)
+    if polling and exited_at is None:
+        due.append(now + POLL_INTERVAL)
+    if not due:
+        return None
+    return max(0.0, min(due) - now)
+
+
+__all__ = ["ChunkSink", "ProcessOutcome", "SpawnError", "StreamResult", "run_pipes"]

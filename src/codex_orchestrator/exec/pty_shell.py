@@ -1,0 +1,451 @@
+"""A long-lived shell on a real pseudo-terminal, so `cd`, `export` and functions persist.
+
+The end-marker protocol (docs/exec.md has the long version):
+
+* The shell is an interactive bash without line editing, on a PTY whose echo is
+  off, so the terminal gives back only what commands print. ONLCR is off too:
+  a command's `\\n` arrives as `\\n`, as it would through a pipe.
+* A command is written to a private temporary file and the shell is sent the
+  single line `. <file>`. The shell reads that one line, so anything the command
+  itself reads from its stdin (the terminal) comes from `write_stdin`, never
+  from the rest of our input; and a command of any length or number of lines
+  fits (a terminal line is capped at 4095 bytes).
+* The end of a command is the shell's next prompt. PS1 is set to
+  `\\x1e co-end:<nonce>:$? \\x1e` (without the spaces), with a random per-session nonce,
+  and PROMPT_COMMAND puts it back before every prompt in case a command changed
+  PS1. A prompt appears after a command however it ended, including after an
+  interrupt that aborts the rest of the line, and prompt expansion needs no
+  fork. The literal PS1 text holds `\\036`, not the byte 0x1E, so printing the
+  variable can never fake a marker.
+* The marker is cut out of the output even when it arrives split across reads:
+  a trailing fragment that could be the start of a marker is held back until
+  the next read decides.
+* Timeout or cancel sends SIGINT to the terminal's foreground process group (the
+  shell itself for a builtin loop), then SIGKILL to that group after
+  `kill_grace`; the shell survives and reports 130 or 137 at its next prompt.
+  If the shell itself does not come back, the session is closed.
+* A command that runs `exit` ends the session: `alive` becomes False and the
+  outcome carries the shell's exit status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import selectors
+import shlex
+import shutil
+import signal
+import struct
+import subprocess
+import tempfile
+import termios
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from .._files import write_text_atomic
+from ..errors import OrchestratorError
+from .buffer import HeadTailBuffer
+from .cancel import CancelToken
+from .chunker import Chunk, Utf8Chunker
+from .process import ChunkSink, SpawnError, exit_status, kill_group
+
+SHELL_ARGV: list[str] = ["/bin/bash", "--noprofile", "--norc", "--noediting"]
+
+YIELD_MIN_MS = 250
+YIELD_MAX_MS = 30_000
+START_TIMEOUT = 10.0
+WINDOW_ROWS, WINDOW_COLS = 40, 200
+READ_SIZE = 64 * 1024
+# After the shell exits, background jobs may still hold the terminal open; read what the
+# shell itself wrote and stop once the terminal has been quiet this long.
+EXIT_DRAIN_IDLE = 0.1
+MARKER_START = b"\x1e"
+
+
+class SessionBusyError(OrchestratorError):
+    """`run` was called while the previous command of the session is still running."""
+
+
+class SessionClosedError(OrchestratorError):
+    """The session's shell has exited or was closed."""
+
+
+@dataclass
+class PtyOutcome:
+    """Result of one `run` or `write_stdin` call; `buffer` holds the output of this call only."""
+
+    running: bool
+    exit_code: int | None
+    signal: int | None
+    duration_ms: float
+    timed_out: bool
+    cancelled: bool
+    buffer: HeadTailBuffer = field(default_factory=HeadTailBuffer)
+
+
+def clamp_yield_ms(yield_ms: int) -> int:
+    return max(YIELD_MIN_MS, min(YIELD_MAX_MS, yield_ms))
+
+
+class _MarkerScanner:
+    """Finds `\\x1e co-end:<nonce>:<status> \\x1e` in a byte stream split arbitrarily across reads."""
+
+    def __init__(self, nonce: str) -> None:
+        self._prefix = MARKER_START + f"co-end:{nonce}:".encode()
+        self._pattern = re.compile(re.escape(self._prefix) + rb"(\d{1,3})\x1e")
+        self._pending = b""
+
+    def feed(self, data: bytes) -> tuple[bytes, int | None, bytes]:
+        """(output before any marker, the marker's status or None, bytes after the marker)."""
+        buf = self._pending + data
+        self._pending = b""
+        match = self._pattern.search(buf)
+        if match:
+            return buf[: match.start()], int(match.group(1)), buf[match.end() :]
+        start = buf.rfind(MARKER_START, max(0, len(buf) - len(self._prefix) - 4))
+        if start >= 0 and self._could_start_marker(buf[start:]):
+            self._pending = buf[start:]
+            return buf[:start], None, b""
+        return buf, None, b""
+
+    def _could_start_marker(self, fragment: bytes) -> bool:
+        if len(fragment) <= len(self._prefix):
+            return self._prefix.startswith(fragment)
+        digits = fragment[len(self._prefix) :]
+        return fragment.startswith(self._prefix) and len(digits) <= 3 and digits.isdigit()
+
+    def take_pending(self) -> bytes:
+        pending, self._pending = self._pending, b""
+        return pending
+
+
+@dataclass
+class _Call:
+    """Book-keeping of one `run`/`write_stdin` call."""
+
+    on_chunk: ChunkSink | None
+    log: BinaryIO | None
+    started: float
+    buffer: HeadTailBuffer = field(default_factory=HeadTailBuffer)
+
+
+class PtyShell:
+    """One shell session; see the module docstring for the protocol. Calls are serialised by a lock."""
+
+    def __init__(self, session_id: str, *, argv: Sequence[str] = SHELL_ARGV, cwd: Path,
+                 env: Mapping[str, str], preexec: Callable[[], None] | None = None,
+                 kill_grace: float = 2.0) -> None:
+        self.session_id = session_id
+        self.created_at = time.time()
+        self.last_used = self.created_at
+        self.kill_grace = kill_grace
+        self._lock = threading.Lock()
+        self._nonce = os.urandom(8).hex()
+        self._scanner = _MarkerScanner(self._nonce)
+        self._chunker = Utf8Chunker()
+        self._leftover = b""  # bytes read after a marker: background output, reported with the next call
+        self._input = b""  # bytes for the terminal not yet accepted by it
+        self._running = False  # a command was sent and its marker has not arrived
+        self._deadline: float | None = None
+        self._kill_at: float | None = None
+        self._timed_out = self._cancelled = False
+        self._exit_status: int | None = None
+        self._dir = Path(tempfile.mkdtemp(prefix="codex-orch-pty-"))
+        self._script = self._dir / "command.sh"
+        master, slave = os.openpty()
+        try:
+            self._configure_terminal(slave)
+            self._proc = subprocess.Popen(
+                list(argv), cwd=cwd, env={**env, "HISTFILE": ""}, stdin=slave, stdout=slave, stderr=slave,
+                start_new_session=True, close_fds=True, preexec_fn=_controlling_terminal(preexec),
+            )
+        except BaseException as exc:
+            os.close(master)
+            shutil.rmtree(self._dir, ignore_errors=True)
+            if isinstance(exc, subprocess.SubprocessError):
+                raise SpawnError(f"could not start the shell: the sandbox set-up failed ({exc})") from exc
+            if isinstance(exc, OSError):
+                raise SpawnError(f"could not start the shell {argv[0]!r}: {exc.strerror}") from exc
+            raise
+        finally:
+            os.close(slave)
+        self._master = master
+        self.pid = self._proc.pid
+        os.set_blocking(master, False)
+        self._saved_attrs = termios.tcgetattr(master)
+        self._start()
+
+    # -- public API -------------------------------------------------------------------------------
+
+    @property
+    def alive(self) -> bool:
+        return self._master >= 0
+
+    @property
+    def running(self) -> bool:
+        """True while a command yielded and still waits for `write_stdin` or to finish."""
+        return self._running
+
+    def run(self, command: str, *, on_chunk: ChunkSink | None = None, log: BinaryIO | None = None,
+            timeout: float | None = None, yield_ms: int | None = None,
+            cancel: CancelToken | None = None) -> PtyOutcome:
+        """Run `command` in the session; return when it ends, or after `yield_ms` with running=True."""
+        with self._lock:
+            self._check_usable()
+            if self._running:
+                raise SessionBusyError(f"session {self.session_id} is still running a command")
+            call = _Call(on_chunk, log, time.monotonic())
+            # Restore the terminal (a previous command may have left echo on or raw mode).
+            termios.tcsetattr(self._master, termios.TCSANOW, self._saved_attrs)
+            write_text_atomic(self._script, command, mode=0o600, fsync=False)
+            self._running = True
+            self._timed_out = self._cancelled = False
+            self._deadline = call.started + timeout if timeout is not None else None
+            self._kill_at = None
+            self._input += f" . {shlex.quote(str(self._script))}\n".encode()
+            return self._collect(call, yield_ms, cancel)
+
+    def write_stdin(self, chars: str, *, on_chunk: ChunkSink | None = None, log: BinaryIO | None = None,
+                    yield_ms: int = 250, cancel: CancelToken | None = None) -> PtyOutcome:
+        """Type `chars` into the running command ("" only polls) and collect output until it ends or yields."""
+        with self._lock:
+            self._check_usable()
+            if not self._running and chars:
+                raise OrchestratorError(f"session {self.session_id} has no running command to write to")
+            call = _Call(on_chunk, log, time.monotonic())
+            self._input += chars.encode()
+            return self._collect(call, yield_ms, cancel)
+
+    def close(self) -> None:
+        """End the shell and everything in its session; idempotent."""
+        with self._lock:
+            self._shutdown()
+
+    def __enter__(self) -> PtyShell:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _configure_terminal(slave: int) -> None:
+        attrs = termios.tcgetattr(slave)
+        attrs[1] &= ~termios.ONLCR  # oflag: keep "\n" as written
+        attrs[3] &= ~(termios.ECHO | termios.ECHONL)  # lflag: do not echo our input back
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", WINDOW_ROWS, WINDOW_COLS, 0, 0))
+
+    def _start(self) -> None:
+        ps1 = rf"\036co-end:{self._nonce}:$?\036"
+        init = (
+            " unset HISTFILE MAILCHECK; set +o history +o emacs +o vi; PS0=''; PS2=''; "
+            f"PS1={shlex.quote(ps1)}; PROMPT_COMMAND={shlex.quote('PS1=' + shlex.quote(ps1))}\n"
+        )
+        self._input = init.encode()
+        self._running = True
+        self._deadline = time.monotonic() + START_TIMEOUT
+        outcome = self._collect(_Call(None, None, time.monotonic()), None, None)
+        if not self.alive or outcome.timed_out:
+            self._shutdown()
+            raise SpawnError(f"the shell of session {self.session_id} did not start")
+        self._leftover = b""  # the shell's first prompt, in its default form
+
+    def _check_usable(self) -> None:
+        if not self.alive:
+            raise SessionClosedError(f"session {self.session_id} is closed")
+        self.last_used = time.time()
+
+    def _collect(self, call: _Call, yield_ms: int | None, cancel: CancelToken | None) -> PtyOutcome:
+        """Feed pending input and read output until the marker, the yield time, or the shell's exit."""
+        yield_at = call.started + clamp_yield_ms(yield_ms) / 1000 if yield_ms is not None else None
+        status: int | None = None
+        if self._leftover:
+            leftover, self._leftover = self._leftover, b""
+            status = self._absorb(call, leftover)
+        selector = selectors.DefaultSelector()
+        try:
+            if cancel is not None:
+                selector.register(cancel.fileno(), selectors.EVENT_READ)
+            if self.alive:
+                selector.register(self._master, selectors.EVENT_READ)
+            while status is None and self._running and self.alive:
+                now = time.monotonic()
+                if cancel is not None and cancel.cancelled and not (self._cancelled or self._timed_out):
+                    self._cancelled = True
+                    self._interrupt(now)
+                if self._deadline is not None and now >= self._deadline and self._kill_at is None:
+                    self._timed_out = True
+                    self._interrupt(now)
+                if self._kill_at is not None and now >= self._kill_at:
+                    self._kill_foreground()
+                    continue  # the loop condition notices a session that had to be closed
+                if yield_at is not None and now >= yield_at:
+                    break
+                # Ask to write only while there is input: a terminal is nearly always writable.
+                selector.modify(self._master, selectors.EVENT_READ | (selectors.EVENT_WRITE if self._input else 0))
+                due = [t for t in (yield_at, self._deadline if self._kill_at is None else None,
+                                   self._kill_at) if t is not None]
+                wait = max(0.0, min(due) - now) if due else None
+                for key, mask in selector.select(wait):
+                    if key.fd == self._master and mask & selectors.EVENT_WRITE:
+                        self._write_input()
+                    if key.fd == self._master and mask & selectors.EVENT_READ:
+                        status = self._read(call)
+                        if status is not None or not self.alive:
+                            break
+                    if cancel is not None and key.fd == cancel.fileno():
+                        selector.unregister(key.fd)  # stays readable; the flag is checked above
+        finally:
+            selector.close()
+        return self._outcome(call, status)
+
+    def _absorb(self, call: _Call, data: bytes) -> int | None:
+        """Pass output through the marker scanner; returns the command's status once its marker came."""
+        output, status, after = self._scanner.feed(data)
+        self._emit(call, self._chunker.feed(output) if output else [])
+        if status is not None:
+            self._leftover = after
+            self._emit(call, self._chunker.flush())
+        return status
+
+    def _emit(self, call: _Call, chunks: list[Chunk]) -> None:
+        for chunk in chunks:
+            call.buffer.append(chunk.data)
+            if call.log is not None:
+                call.log.write(chunk.data)
+                call.log.flush()
+            if call.on_chunk is not None:
+                call.on_chunk("pty", chunk)
+
+    def _read(self, call: _Call) -> int | None:
+        try:
+            data = os.read(self._master, READ_SIZE)
+        except BlockingIOError:
+            return None
+        except OSError:  # EIO: every process holding the terminal is gone
+            data = b""
+        if data:
+            return self._absorb(call, data)
+        self._shell_exited(call)
+        return None
+
+    def _write_input(self) -> None:
+        try:
+            written = os.write(self._master, self._input)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._input = b""
+            return
+        self._input = self._input[written:]
+
+    def _interrupt(self, now: float) -> None:
+        self._input = b""
+        self._signal_foreground(signal.SIGINT)
+        self._kill_at = now + self.kill_grace
+
+    def _kill_foreground(self) -> None:
+        """The interrupt was ignored: kill the foreground job, or the whole session if that is the shell."""
+        self._kill_at = None
+        self._deadline = None
+        if self._foreground() in (None, self.pid):
+            self._shutdown()
+        else:
+            self._signal_foreground(signal.SIGKILL)
+
+    def _foreground(self) -> int | None:
+        try:
+            return os.tcgetpgrp(self._master)
+        except OSError:
+            return None
+
+    def _signal_foreground(self, signum: int) -> None:
+        group = self._foreground()
+        if group is None or group == self.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)  # a builtin loop runs in the shell itself
+        else:
+            kill_group(group, signum)
+
+    def _shell_exited(self, call: _Call) -> None:
+        """The terminal hung up: collect the last bytes and the shell's status, then clean up."""
+        deadline = time.monotonic() + EXIT_DRAIN_IDLE
+        while time.monotonic() < deadline:
+            try:
+                data = os.read(self._master, READ_SIZE)
+            except BlockingIOError:
+                time.sleep(0.01)
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            self._absorb(call, data)
+            deadline = time.monotonic() + EXIT_DRAIN_IDLE
+        self._absorb(call, self._scanner.take_pending())
+        self._emit(call, self._chunker.flush())
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._master < 0:
+            return
+        self._running = False
+        _kill_session(self.pid)
+        returncode = self._proc.wait()
+        os.close(self._master)
+        self._master = -1
+        self._exit_status = returncode
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def _outcome(self, call: _Call, status: int | None) -> PtyOutcome:
+        duration_ms = (time.monotonic() - call.started) * 1000
+        if status is not None:
+            self._running = False
+            self._deadline = self._kill_at = None
+            signum = status - 128 if 128 < status < 128 + 65 else None
+            outcome = PtyOutcome(False, status, signum, duration_ms, self._timed_out, self._cancelled,
+                                 call.buffer)
+            self._timed_out = self._cancelled = False
+            return outcome
+        if not self.alive:
+            code, signum = exit_status(self._exit_status) if self._exit_status is not None else (None, None)
+            return PtyOutcome(False, code, signum, duration_ms, self._timed_out, self._cancelled, call.buffer)
+        return PtyOutcome(self._running, None, None, duration_ms, self._timed_out, self._cancelled, call.buffer)
+
+
+def _controlling_terminal(preexec: Callable[[], None] | None) -> Callable[[], None]:
+    """Child-side set-up: make the PTY (already fd 0, after setsid) the controlling terminal, then sandbox."""
+
+    def setup() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        if preexec is not None:
+            preexec()
+
+    return setup
+
+
+def _kill_session(sid: int) -> None:
+    """SIGKILL every process of session `sid` (background jobs live in their own groups), leader last."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == sid:
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 3 and int(fields[3]) == sid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.name), signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(sid, signal.SIGKILL)

@@ -1,0 +1,131 @@
+"""Landlock through raw syscalls (ctypes), for the built-in backend.
+
+Landlock is an unprivileged Linux LSM: a process describes which file
+hierarchies it may use and how, then restricts itself; the restriction is
+inherited by every child and can never be lifted. Rules name inodes, not path
+strings, so a symlink or a `..` cannot lead around them, and a grant on a
+directory covers its whole tree.
+
+The ruleset is built in the parent (opening paths, allocating structs) so the
+forked child only has to call `landlock_restrict_self`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import stat
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+# The landlock syscalls have the same numbers on every architecture.
+SYS_CREATE_RULESET = 444
+SYS_ADD_RULE = 445
+SYS_RESTRICT_SELF = 446
+CREATE_RULESET_VERSION = 1
+RULE_PATH_BENEATH = 1
+
+EXECUTE = 1 << 0
+WRITE_FILE = 1 << 1
+READ_FILE = 1 << 2
+READ_DIR = 1 << 3
+REMOVE_DIR = 1 << 4
+REMOVE_FILE = 1 << 5
+MAKE_CHAR = 1 << 6
+MAKE_DIR = 1 << 7
+MAKE_REG = 1 << 8
+MAKE_SOCK = 1 << 9
+MAKE_FIFO = 1 << 10
+MAKE_BLOCK = 1 << 11
+MAKE_SYM = 1 << 12
+REFER = 1 << 13  # ABI 2
+TRUNCATE = 1 << 14  # ABI 3
+IOCTL_DEV = 1 << 15  # ABI 5: never handled, terminals need their ioctls
+
+READ = EXECUTE | READ_FILE | READ_DIR
+# The only rights a rule on a non-directory may carry.
+FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE
+
+
+class RulesetAttr(ctypes.Structure):
+    # Only the first field: the kernel accepts a shorter struct from older callers,
+    # and network and scope restrictions are left to the network namespace.
+    _fields_ = (("handled_access_fs", ctypes.c_uint64),)
+
+
+class PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = (("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32))
+
+
+@cache
+def libc() -> ctypes.CDLL:
+    lib = ctypes.CDLL(None, use_errno=True)
+    lib.syscall.restype = ctypes.c_long
+    return lib
+
+
+@cache
+def abi_version() -> int:
+    """The Landlock ABI of the running kernel; 0 when Landlock is absent or disabled."""
+    try:
+        result = libc().syscall(ctypes.c_long(SYS_CREATE_RULESET), None, ctypes.c_size_t(0),
+                                ctypes.c_uint32(CREATE_RULESET_VERSION))
+    except OSError:
+        return 0
+    return max(int(result), 0)
+
+
+def handled_rights(abi: int) -> int:
+    rights = (MAKE_SYM << 1) - 1  # ABI 1: EXECUTE .. MAKE_SYM
+    if abi >= 2:
+        rights |= REFER
+    if abi >= 3:
+        rights |= TRUNCATE
+    return rights
+
+
+@dataclass(frozen=True)
+class Rule:
+    path: Path
+    access: int  # clipped to what the ruleset handles and what the file type allows
+
+
+class LandlockError(OSError):
+    pass
+
+
+def create_ruleset(rules: list[Rule], abi: int) -> int:
+    """Return a ruleset fd (close-on-exec) granting `rules`; paths that do not exist are skipped."""
+    handled = handled_rights(abi)
+    lib = libc()
+    attr = RulesetAttr(handled)
+    fd = int(lib.syscall(ctypes.c_long(SYS_CREATE_RULESET), ctypes.byref(attr),
+                         ctypes.c_size_t(ctypes.sizeof(attr)), ctypes.c_uint32(0)))
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise LandlockError(err, f"landlock_create_ruleset: {os.strerror(err)}")
+    try:
+        for rule in rules:
+            try:
+                path_fd = os.open(rule.path, os.O_PATH | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            try:
+                access = rule.access & handled
+                if not stat.S_ISDIR(os.fstat(path_fd).st_mode):
+                    access &= FILE_RIGHTS
+                beneath = PathBeneathAttr(access, path_fd)
+                result = lib.syscall(ctypes.c_long(SYS_ADD_RULE), ctypes.c_int(fd),
+                                     ctypes.c_int(RULE_PATH_BENEATH), ctypes.byref(beneath),
+                                     ctypes.c_uint32(0))
+                if result < 0:
+                    err = ctypes.get_errno()
+                    raise LandlockError(err, f"landlock_add_rule({rule.path}): {os.strerror(err)}")
+            finally:
+                os.close(path_fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

@@ -1,0 +1,78 @@
+"""`prepare()`: turn a policy and a command into something the exec runtime can spawn.
+
+The runtime owns the spawn (pipes, PTY, process group); the sandbox only hands
+back the argv to exec and a callable to run in the child before exec. Either
+the returned spawn enforces the policy or `prepare()` raises: there is no
+"best effort" path that would run a command unconfined while reporting it as
+sandboxed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError, SandboxUnavailableError
+from .policy import SandboxMode, SandboxPolicy
+
+BACKENDS = ("builtin", "bwrap")
+
+
+@dataclass(frozen=True)
+class SandboxedSpawn:
+    argv: list[str]  # what to exec (wrapped for bwrap)
+    preexec: Callable[[], None] | None  # to run in the child between fork and exec (built-in backend)
+    backend: str  # "builtin" | "bwrap" | "none"
+    sandboxed: bool
+    policy: SandboxPolicy
+
+
+def backend_status(name: str) -> tuple[bool, str]:
+    """(usable, why) for one backend; probed for real once per process."""
+    if name == "builtin":
+        from . import builtin
+
+        return builtin.status()
+    from . import bwrap
+
+    found = bwrap.info()
+    return found.usable, found.reason
+
+
+def default_backend() -> str:
+    """The built-in backend when it works here, else bubblewrap; fail closed when neither does.
+
+    The built-in one is preferred: it needs no external program, spawns faster
+    (no helper exec; docs/sandbox.md has the numbers), and Landlock limits
+    writes to device nodes as well, which bwrap's PTY mode cannot.
+    """
+    reasons = []
+    for name in BACKENDS:
+        usable, reason = backend_status(name)
+        if usable:
+            return name
+        reasons.append(f"{name}: {reason}")
+    raise SandboxUnavailableError("no sandbox backend works on this machine (" + "; ".join(reasons) + "); "
+                                  "refusing to run unconfined. See `codex-orchestrator sandbox check`.")
+
+
+def prepare(policy: SandboxPolicy, argv: Sequence[str], cwd: Path, env: Mapping[str, str], *,
+            backend: str = "auto", pty: bool = False) -> SandboxedSpawn:
+    if policy.mode is SandboxMode.DANGER_FULL_ACCESS:
+        return SandboxedSpawn(list(argv), None, "none", False, policy)
+    if backend != "auto" and backend not in BACKENDS:
+        raise ConfigError(f"sandbox_backend: unknown backend {backend!r} (expected auto, builtin or bwrap)")
+    from .layout import build_layout
+
+    name = default_backend() if backend == "auto" else backend
+    layout = build_layout(policy, Path(os.path.abspath(cwd)), env)
+    if name == "builtin":
+        from . import builtin
+
+        return SandboxedSpawn(list(argv), builtin.wrap(layout), "builtin", True, policy)
+    from . import bwrap
+
+    wrapped = bwrap.wrap(layout, argv, Path(os.path.abspath(cwd)), pty=pty)
+    return SandboxedSpawn(wrapped, None, "bwrap", True, policy)
