@@ -17,13 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from _harness import ROOT, ms, p95, table, update_doc_section  # noqa: E402
-
-from codex_orchestrator.config import load_config  # noqa: E402
-from codex_orchestrator.events.bus import EventBus  # noqa: E402
-from codex_orchestrator.exec.cancel import CancelToken  # noqa: E402
-from codex_orchestrator.tools.orchestrator import ToolOrchestrator  # noqa: E402
-from codex_orchestrator.tools.request import ToolRequest  # noqa: E402
+from _harness import ROOT, ms, p95, table, update_doc_section
+from codex_orchestrator.config import load_config
+from codex_orchestrator.events.bus import EventBus
+from codex_orchestrator.exec.cancel import CancelToken
+from codex_orchestrator.tools.orchestrator import ToolOrchestrator
+from codex_orchestrator.tools.request import ToolRequest
 
 
 class _Sink:

@@ -120,7 +120,8 @@ def event_schemas() -> dict[str, dict[str, Any]]:
 def repo_config_schema() -> dict[str, Any]:
     from .config.keys import KEYS
 
-    kinds = {"str": {"type": "string"}, "int": {"type": "integer"}, "float": {"type": "number"},
+    kinds: dict[str, dict[str, Any]] = {
+             "str": {"type": "string"}, "int": {"type": "integer"}, "float": {"type": "number"},
              "bool": {"type": "boolean"}, "list[str]": {"type": "array", "items": {"type": "string"}},
              "table": {"type": "object"}}
     properties: dict[str, Any] = {"$schema": {"type": "string"}}

@@ -33,7 +33,8 @@ prefix_rule(pattern = ["ls"],)
 
 def test_parses_the_documented_subset() -> None:
     push, rm, ls = parse_rules(FULL, "home.rules")
-    assert push == PrefixRule((("git",), ("push", "fetch")), Decision.PROMPT, "talks to the network", "home.rules", 2)
+    assert push == PrefixRule((("git",), ("push", "fetch")), Decision.PROMPT, "talks to the network",
+                              "home.rules", 2)
     assert rm.pattern == (("rm",), ("-rf",)) and rm.decision is Decision.FORBIDDEN
     assert rm.justification == 'no "recursive" deletes\n' and rm.line == 10
     assert ls == PrefixRule((("ls",),), Decision.ALLOW, None, "home.rules", 11)  # allow is the default
@@ -149,7 +150,8 @@ def test_load_rules_reads_every_rules_file_sorted(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("not a rules file")
     (tmp_path / "dir.rules").mkdir()
     rules = load_rules(tmp_path).rules
-    assert [(Path(r.source).name, r.pattern) for r in rules] == [("a.rules", (("a",),)), ("b.rules", (("b",),))]
+    assert [(Path(r.source).name, r.pattern) for r in rules] == [("a.rules", (("a",),)),
+                                                                  ("b.rules", (("b",),))]
 
 
 def test_load_rules_errors_name_the_file(tmp_path: Path) -> None:

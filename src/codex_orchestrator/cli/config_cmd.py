@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show.add_argument("--approval-policy", "-a", dest="approval_policy", help=argparse.SUPPRESS)
     show.add_argument("--sandbox", "-s", dest="sandbox", help=argparse.SUPPRESS)
     show.set_defaults(handler=run_show)
-    p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(handler=lambda args: _usage(p))
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -47,3 +47,8 @@ def run_show(args: argparse.Namespace) -> int:
         if "note" in row:
             print(f"  {'':<{width}}  note: {row['note']}")
     return 0
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2

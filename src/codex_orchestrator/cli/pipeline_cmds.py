@@ -213,7 +213,7 @@ def run_pipelines(args: argparse.Namespace) -> int:
 
     config = load_config(args)
     registry = Registry.load(config)
-    rows = [{"id": p.id, "title": p.title, "source": p.source, "stages": len(p.stages),
+    rows: list[dict[str, Any]] = [{"id": p.id, "title": p.title, "source": p.source, "stages": len(p.stages),
              "default": p.id == registry.default_id} for p in registry.pipelines.values()]
     if args.format == "json":
         print(json.dumps(rows, indent=2))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import sys
 from typing import Any, TextIO
@@ -42,7 +41,9 @@ class HumanView:
             command = f": {p['command']}" if p.get("command") else ""
             self._line(self._style(f"▶ [{p['index']}] {p['title']}{command}", "1"))
         elif kind == "exec:chunk" and self.show_output:
-            data = base64.b64decode(p["data"]) if p.get("encoding") == "base64" else p["data"].encode("utf-8")
+            from base64 import b64decode
+
+            data = b64decode(p["data"]) if p.get("encoding") == "base64" else p["data"].encode("utf-8")
             self.out.flush()
             _write(2 if p["stream"] == "stderr" else 1, data)
         elif kind == "approval:request":

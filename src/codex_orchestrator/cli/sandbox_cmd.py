@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                                            "workspace-write, 71 otherwise.")
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.set_defaults(handler=run_check)
-    p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(handler=lambda args: _usage(p))
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -37,3 +37,8 @@ def run_check(args: argparse.Namespace) -> int:
             else:
                 print(f"{key}: {value}")
     return 0 if report.get("default") not in (None, "none") else EXIT_SANDBOX
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2

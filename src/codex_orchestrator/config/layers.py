@@ -96,6 +96,8 @@ def read_codex_config(path: Path) -> dict[str, Any]:
     wrong type is an error, because silently ignoring a user's global choice would
     loosen it.
     """
+    if not path.is_file():
+        return {}
     import tomllib
 
     try:

@@ -6,13 +6,47 @@ package costs little. See docs/exec.md for the design.
 
 from __future__ import annotations
 
-from .buffer import HeadTailBuffer
-from .cancel import CancelToken
-from .chunker import MAX_CHUNK_BYTES, Chunk, Utf8Chunker
-from .env import child_env
-from .process import ChunkSink, ProcessOutcome, SpawnError, StreamResult, run_pipes
-from .pty_shell import SHELL_ARGV, PtyOutcome, PtyShell, SessionBusyError, SessionClosedError
-from .sessions import ExecSessionManager
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .buffer import HeadTailBuffer
+    from .cancel import CancelToken
+    from .chunker import MAX_CHUNK_BYTES, Chunk, Utf8Chunker
+    from .env import child_env
+    from .process import ChunkSink, ProcessOutcome, SpawnError, StreamResult, run_pipes
+    from .pty_shell import SHELL_ARGV, PtyOutcome, PtyShell, SessionBusyError, SessionClosedError
+    from .sessions import ExecSessionManager
+
+# Re-exported lazily: the CLI imports single modules (e.g. `exec.cancel`) and
+# must not pay for the PTY and process machinery it does not use.
+_EXPORTS = {
+    "HeadTailBuffer": "buffer",
+    "CancelToken": "cancel",
+    "MAX_CHUNK_BYTES": "chunker",
+    "Chunk": "chunker",
+    "Utf8Chunker": "chunker",
+    "child_env": "env",
+    "ChunkSink": "process",
+    "ProcessOutcome": "process",
+    "SpawnError": "process",
+    "StreamResult": "process",
+    "run_pipes": "process",
+    "SHELL_ARGV": "pty_shell",
+    "PtyOutcome": "pty_shell",
+    "PtyShell": "pty_shell",
+    "SessionBusyError": "pty_shell",
+    "SessionClosedError": "pty_shell",
+    "ExecSessionManager": "sessions",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{module}", __name__), name)
+
 
 __all__ = [
     "MAX_CHUNK_BYTES",

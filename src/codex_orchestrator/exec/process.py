@@ -25,7 +25,6 @@ import contextlib
 import math
 import os
 import selectors
-import shutil
 import signal
 import subprocess
 import time
@@ -106,7 +105,7 @@ def _spawn_failure(argv: Sequence[str], cwd: Path, env: Mapping[str, str], exc: 
     program = argv[0]
     if exc.filename is not None and str(exc.filename) == str(cwd):
         what, code, reason = f"cd: {cwd}", 127 if isinstance(exc, FileNotFoundError) else 126, exc.strerror
-    elif "/" not in program and shutil.which(program, path=env.get("PATH", os.defpath)) is None:
+    elif "/" not in program and __import__("shutil").which(program, path=env.get("PATH", os.defpath)) is None:
         # execvpe reports EACCES if any PATH entry was unreadable; a shell still says "not found".
         what, code, reason = program, 127, "command not found"
     else:

@@ -36,7 +36,6 @@ import os
 import re
 import selectors
 import shlex
-import shutil
 import signal
 import struct
 import subprocess
@@ -47,7 +46,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .._files import write_text_atomic
 from ..errors import OrchestratorError
@@ -161,14 +160,14 @@ class PtyShell:
         self._script = self._dir / "command.sh"
         master, slave = os.openpty()
         try:
-            self._configure_terminal(slave)
+            self._saved_attrs = self._configure_terminal(slave)
             self._proc = subprocess.Popen(
                 list(argv), cwd=cwd, env={**env, "HISTFILE": ""}, stdin=slave, stdout=slave, stderr=slave,
                 start_new_session=True, close_fds=True, preexec_fn=_controlling_terminal(preexec),
             )
         except BaseException as exc:
             os.close(master)
-            shutil.rmtree(self._dir, ignore_errors=True)
+            _remove_tree(self._dir)
             if isinstance(exc, subprocess.SubprocessError):
                 raise SpawnError(f"could not start the shell: the sandbox set-up failed ({exc})") from exc
             if isinstance(exc, OSError):
@@ -179,7 +178,6 @@ class PtyShell:
         self._master = master
         self.pid = self._proc.pid
         os.set_blocking(master, False)
-        self._saved_attrs = termios.tcgetattr(master)
         self._start()
 
     # -- public API -------------------------------------------------------------------------------
@@ -237,12 +235,14 @@ class PtyShell:
     # -- internals --------------------------------------------------------------------------------
 
     @staticmethod
-    def _configure_terminal(slave: int) -> None:
+    def _configure_terminal(slave: int) -> list[Any]:
+        """Set the terminal modes every command starts with; returns them to restore later."""
         attrs = termios.tcgetattr(slave)
         attrs[1] &= ~termios.ONLCR  # oflag: keep "\n" as written
         attrs[3] &= ~(termios.ECHO | termios.ECHONL)  # lflag: do not echo our input back
         termios.tcsetattr(slave, termios.TCSANOW, attrs)
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", WINDOW_ROWS, WINDOW_COLS, 0, 0))
+        return attrs
 
     def _start(self) -> None:
         ps1 = rf"\036co-end:{self._nonce}:$?\036"
@@ -257,7 +257,7 @@ class PtyShell:
         if not self.alive or outcome.timed_out:
             self._shutdown()
             raise SpawnError(f"the shell of session {self.session_id} did not start")
-        self._leftover = b""  # the shell's first prompt, in its default form
+        # The shell's first prompt, in its default form, was part of the start-up output discarded here.
 
     def _check_usable(self) -> None:
         if not self.alive:
@@ -404,7 +404,7 @@ class PtyShell:
         os.close(self._master)
         self._master = -1
         self._exit_status = returncode
-        shutil.rmtree(self._dir, ignore_errors=True)
+        _remove_tree(self._dir)
 
     def _outcome(self, call: _Call, status: int | None) -> PtyOutcome:
         duration_ms = (time.monotonic() - call.started) * 1000
@@ -449,3 +449,9 @@ def _kill_session(sid: int) -> None:
                 os.kill(int(entry.name), signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
         os.kill(sid, signal.SIGKILL)
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil  # only on close: keeps shutil (and its compression imports) off the start-up path
+
+    shutil.rmtree(path, ignore_errors=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -101,7 +100,7 @@ class ActiveRun:
     ) -> ActiveRun:
         manifest.pid = os.getpid()
         manifest.pid_start_time = process_start_time(os.getpid())
-        manifest.host = socket.gethostname()
+        manifest.host = os.uname().nodename
         bus = EventBus()
         recorder = ManifestRecorder(manifest, paths, float(config.get("heartbeat_interval_seconds")))
         bus.subscribe(recorder)

@@ -8,8 +8,8 @@ reference orchestrator's format (an ISO timestamp with `:` and `.` turned into
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 import time
 
 from ..errors import UsageError
@@ -41,7 +41,7 @@ def new_run_id(now: float | None = None) -> str:
     seconds = int(now)
     millis = int((now - seconds) * 1000)
     stamp = time.strftime("%Y-%m-%dT%H-%M-%S", time.gmtime(seconds))
-    return f"{stamp}-{millis:03d}Z-{secrets.token_hex(4)}"
+    return f"{stamp}-{millis:03d}Z-{os.urandom(4).hex()}"
 
 
 def resolve_task_id(flag: str | None, env: dict[str, str] | None, default: str) -> str:

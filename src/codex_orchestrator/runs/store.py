@@ -8,8 +8,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,7 +79,7 @@ class RunStore:
         """Make the run directory and its resume token (mode 0600)."""
         paths = RunPaths(self.root, validate_task_id(task_id), run_id)
         (paths.run_dir / "commands").mkdir(parents=True, exist_ok=False)
-        write_text_atomic(paths.resume_token, secrets.token_hex(16) + "\n", mode=0o600)
+        write_text_atomic(paths.resume_token, os.urandom(16).hex() + "\n", mode=0o600)
         return paths
 
     def find(self, run_id: str, task_id: str | None = None) -> RunPaths:

@@ -8,10 +8,35 @@ load only when a command is prepared.
 
 from __future__ import annotations
 
-from .check import BackendReport, available_backends, check_report
-from .denial import is_likely_denial
-from .policy import SandboxMode, SandboxPolicy
-from .spawn import SandboxedSpawn, default_backend, prepare
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .check import BackendReport, available_backends, check_report
+    from .denial import is_likely_denial
+    from .policy import SandboxMode, SandboxPolicy
+    from .spawn import SandboxedSpawn, default_backend, prepare
+
+# Re-exported lazily: `sandbox check` machinery and the backends load only when used.
+_EXPORTS = {
+    "BackendReport": "check",
+    "available_backends": "check",
+    "check_report": "check",
+    "is_likely_denial": "denial",
+    "SandboxMode": "policy",
+    "SandboxPolicy": "policy",
+    "SandboxedSpawn": "spawn",
+    "default_backend": "spawn",
+    "prepare": "spawn",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{module}", __name__), name)
+
 
 __all__ = [
     "BackendReport",

@@ -14,10 +14,8 @@ the same for every one of them.
 
 from __future__ import annotations
 
-import base64
 import itertools
 import os
-import secrets
 import shlex
 import time
 from collections.abc import Callable, Mapping
@@ -96,11 +94,15 @@ class ToolOrchestrator:
         return self._store
 
     @property
-    def rules(self) -> RuleSet:
+    def rules(self) -> RuleSet | None:
+        """The user's Codex rules; None when there are none (the parser is then never imported)."""
         if self._rules is None:
+            rules_dir = self.config.codex_home / "rules"
+            if not rules_dir.is_dir():
+                return None
             from .approvals.rules import load_rules
 
-            self._rules = load_rules(self.config.codex_home / "rules")
+            self._rules = load_rules(rules_dir)
         return self._rules
 
     # ------------------------------------------------------------------ the state machine
@@ -109,12 +111,13 @@ class ToolOrchestrator:
         from .approvals.keys import approval_key, canonical_argv
         from .approvals.safe_commands import is_known_safe
 
-        tool_run_id = "tr_" + secrets.token_hex(6)
+        tool_run_id = "tr_" + os.urandom(6).hex()
         started = time.monotonic()
         cwd = request.cwd.resolve()
         argv = canonical_argv(request.command)
         mode = request.sandbox_mode or self.config.get("sandbox_mode")
-        match = self.rules.evaluate(argv)
+        rules = self.rules
+        match = rules.evaluate(argv) if rules is not None else None
         rule_reason = None
         if match is not None:
             rule_reason = next((r.justification for r in match.rules if r.justification), None) or (
@@ -220,7 +223,7 @@ class ToolOrchestrator:
         elif self.policy == "never":
             source, decision = "denied-by-policy", "denied"
         else:
-            request_id = "apr_" + secrets.token_hex(6)
+            request_id = "apr_" + os.urandom(6).hex()
             command = shlex.join(argv)
             self.bus.publish("approval:request", {
                 "requestId": request_id, "toolRunId": tool_run_id, "command": argv, "cwd": str(cwd),
@@ -374,7 +377,7 @@ class ToolOrchestrator:
         from ..exec.pty_shell import SHELL_ARGV, PtyShell
 
         spawn = self._prepare(list(SHELL_ARGV), cwd, env, mode, sandboxed, pty=True)
-        shell = PtyShell(f"oneshot-{secrets.token_hex(4)}", argv=spawn.argv if spawn else SHELL_ARGV, cwd=cwd,
+        shell = PtyShell(f"oneshot-{os.urandom(4).hex()}", argv=spawn.argv if spawn else SHELL_ARGV, cwd=cwd,
                          env=env, preexec=spawn.preexec if spawn else None)
         try:
             command = request.command if isinstance(request.command, str) else shlex.join(request.command)
@@ -412,6 +415,8 @@ class ToolOrchestrator:
                            "sequence": next_sequence(), "bytes": len(chunk.data), "timestamp": utc_timestamp(),
                            "data": chunk.data.decode("utf-8")}
             else:
+                import base64
+
                 payload = {"correlationId": correlation_id, "stream": stream,  # type: ignore[typeddict-item]
                            "sequence": next_sequence(), "bytes": len(chunk.data), "timestamp": utc_timestamp(),
                            "data": base64.b64encode(chunk.data).decode("ascii"), "encoding": "base64"}

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -100,7 +99,7 @@ class ApprovalStore:
                 added.append(existing)
                 return None
             record = ApprovalRecord(
-                id="apr_" + secrets.token_hex(6), key=key, command=tuple(argv), cwd=str(cwd),
+                id="apr_" + os.urandom(6).hex(), key=key, command=tuple(argv), cwd=str(cwd),
                 escalated=bool(escalated), created_at=_utc_now(), source=source,
             )
             added.append(record)
