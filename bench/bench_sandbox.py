@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from _harness import ROOT, ms, p95, run_timed, table, update_doc_section
+from _harness import ROOT, ms, p95, reference_bin, run_timed, table, update_doc_section
 from codex_orchestrator.sandbox import SandboxMode, SandboxPolicy, prepare
 from codex_orchestrator.sandbox.spawn import backend_status
 
@@ -75,6 +75,16 @@ def cases(work: Path) -> list[Case]:
             continue
         found.append((f"{backend}, read-only", sandboxed(read_only, [true], work, backend)))
         found.append((f"{backend}, workspace-write", sandboxed(write, [true], work, backend)))
+    codex = reference_bin("codex")
+    if codex:
+        # Codex's helper refuses a CODEX_HOME under /tmp (ANCHORS.md), so it gets one in the user's cache.
+        home = Path.home() / ".cache" / "codex-orchestrator-bench" / "codex-home"
+        home.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "CODEX_HOME": str(home)}
+        argv = [codex, "sandbox", "-c", 'sandbox_mode="workspace-write"', "--", true]
+        found.append(("Codex CLI `codex sandbox` workspace-write", lambda: subprocess.run(
+            argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL).returncode))
     return found
 
 
@@ -88,6 +98,8 @@ def main() -> None:
         work = Path(tmp)
         (work / ".git").mkdir()
         text = table(HEADERS, rows(cases(work), args.runs))
+        text += ("\n\nEach sandboxed row includes `prepare()`; the Codex row is the whole `codex sandbox` "
+                 f"process. Reproduce: `.venv/bin/python bench/bench_sandbox.py --runs {args.runs}`.")
     print(text)
     if args.write:
         update_doc_section(ROOT / "docs" / "benchmarks.md", "bench-sandbox",

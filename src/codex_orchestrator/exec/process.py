@@ -86,6 +86,10 @@ def exit_status(returncode: int) -> tuple[int, int | None]:
 
 
 def kill_group(pgid: int, signum: int) -> None:
+    """Signal a command's process group. Never our own group, nor 0 or 1, which would mean
+    "everyone around us": a pid of 0 from a failed spawn must not take the caller down."""
+    if pgid <= 1 or pgid == os.getpgrp():
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
 

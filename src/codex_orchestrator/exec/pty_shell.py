@@ -370,7 +370,7 @@ class PtyShell:
 
     def _signal_foreground(self, signum: int) -> None:
         group = self._foreground()
-        if group is None or group == self.pid:
+        if not group or group == self.pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signum)  # a builtin loop runs in the shell itself
         else:
@@ -435,6 +435,8 @@ def _controlling_terminal(preexec: Callable[[], None] | None) -> Callable[[], No
 
 def _kill_session(sid: int) -> None:
     """SIGKILL every process of session `sid` (background jobs live in their own groups), leader last."""
+    if sid <= 1 or sid == os.getsid(0):
+        return
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) == sid:
             continue
