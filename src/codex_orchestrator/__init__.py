@@ -6,7 +6,9 @@ package (which the CLI does on every run) costs nothing beyond the version.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from ._lazy import lazy_exports
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 
 __version__ = "0.1.0"
 
@@ -21,7 +23,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from .errors import ConfigError, OrchestratorError, SandboxUnavailableError, UsageError
 
-_LAZY = {
+_EXPORTS = {
     "OrchestratorError": "errors",
     "ConfigError": "errors",
     "UsageError": "errors",
@@ -29,10 +31,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'codex_orchestrator' has no attribute {name!r}")
-    from importlib import import_module
-
-    return getattr(import_module(f".{module}", __name__), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

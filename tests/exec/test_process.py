@@ -205,3 +205,20 @@ def test_exception_in_consumer_kills_the_command(tmp_path: Path) -> None:
                   on_chunk=boom)
     assert not is_running(int(pid_file.read_text()))
     assert all(state != "Z" for _, state in children_of(os.getpid()))
+
+
+def test_kill_group_never_signals_our_own_group() -> None:
+    """A pid of 0 from a failed spawn, or our own group, must not take the caller (and CI) down."""
+    import os
+    import signal as signals
+
+    from codex_orchestrator.exec.process import kill_group
+
+    received: list[int] = []
+    previous = signals.signal(signals.SIGUSR1, lambda signum, frame: received.append(signum))
+    try:
+        for pgid in (0, 1, os.getpgrp()):
+            kill_group(pgid, signals.SIGUSR1)
+    finally:
+        signals.signal(signals.SIGUSR1, previous)
+    assert received == []

@@ -7,12 +7,15 @@ becomes one line on stderr and its documented exit code, never a traceback.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import EXIT_USAGE, OrchestratorError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 DESCRIPTION = """\
 Run the commands of coding-agent work through one autonomy layer: your approval
@@ -34,6 +37,8 @@ exit codes: a command's own exit code is passed through; 2 bad input or config,
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     from . import approvals_cmd, config_cmd, exec_cmd, instructions_cmd, pipeline_cmds, sandbox_cmd
 
     parser = argparse.ArgumentParser(
