@@ -121,5 +121,6 @@ def test_registering_the_command_imports_only_argparse(env: dict[str, str]) -> N
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(
-        ["codex_orchestrator", "codex_orchestrator.cli", "codex_orchestrator.cli.instructions_cmd"]
+        ["codex_orchestrator", "codex_orchestrator._lazy", "codex_orchestrator.cli",
+         "codex_orchestrator.cli.instructions_cmd"]
     )

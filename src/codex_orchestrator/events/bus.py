@@ -20,13 +20,20 @@ from typing import Any, Protocol
 
 from .protocol import Envelope
 
+_second_cache: list[object] = [-1, ""]  # the last whole second formatted, and its text
+
 
 def utc_timestamp(now: float | None = None) -> str:
-    """ISO-8601 UTC with milliseconds, e.g. 2026-11-23T19:59:45.401Z."""
+    """ISO-8601 UTC with milliseconds, e.g. 2026-11-23T19:59:45.401Z.
+
+    Called for every output chunk, so the formatted second is cached.
+    """
     now = time.time() if now is None else now
     seconds = int(now)
-    millis = int((now - seconds) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    if _second_cache[0] != seconds:
+        _second_cache[0] = seconds
+        _second_cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{_second_cache[1]}.{int((now - seconds) * 1000):03d}Z"
 
 
 class Subscriber(Protocol):
@@ -56,8 +63,8 @@ class EventBus:
             if subscriber in self._subscribers:
                 self._subscribers.remove(subscriber)
 
-    def publish(self, type_: str, payload: Any) -> Envelope:
-        event: Envelope = {"type": type_, "timestamp": utc_timestamp(), "payload": payload}
+    def publish(self, type_: str, payload: Any, timestamp: str | None = None) -> Envelope:
+        event: Envelope = {"type": type_, "timestamp": timestamp or utc_timestamp(), "payload": payload}
         line = _encode(event)
         with self._lock:
             for subscriber in tuple(self._subscribers):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._hash import sha256
 from ..errors import UsageError
 from .compose import Part, compose
 from .discovery import candidates, find_git_root, read_documents
@@ -73,7 +73,7 @@ def load_instructions(
                 path=str(document.path),
                 scope=document.scope,
                 bytes=len(document.data),
-                sha256=hashlib.sha256(document.data).hexdigest(),
+                sha256=sha256(document.data).hexdigest(),
                 truncated=truncated,
             )
         )
@@ -83,5 +83,5 @@ def load_instructions(
 
     composed, compose_warnings = compose(parts)
     warnings.extend(compose_warnings)
-    digest = hashlib.sha256(composed.encode("utf-8")).hexdigest()
+    digest = sha256(composed.encode("utf-8")).hexdigest()
     return InstructionSet(composed, f"sha256:{digest}", tuple(sources), tuple(warnings))

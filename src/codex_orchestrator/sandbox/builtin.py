@@ -21,6 +21,7 @@ command never runs unconfined while reported as sandboxed.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import subprocess
@@ -165,7 +166,39 @@ def _die(step: bytes) -> None:
 
 @cache
 def status() -> tuple[bool, str]:
-    """Can the built-in backend confine a process here? Probed for real, once per process.
+    """Can the built-in backend confine a process here? Probed for real, once per boot.
+
+    A success is remembered for the running kernel's boot (see `_probe_cache`), because
+    the CLI starts thousands of times and the probe costs a fork. If the machine
+    changes meanwhile (a sysctl turned user namespaces off), nothing runs unconfined:
+    the child then fails its own set-up and exits 71.
+    """
+    cache_file = _probe_cache()
+    if cache_file is not None and cache_file.is_file():
+        return True, cache_file.read_text().strip() + " (probed earlier this boot)"
+    ok, reason = _probe()
+    if ok and cache_file is not None:
+        with contextlib.suppress(OSError):
+            from .._files import write_text_atomic
+
+            cache_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            write_text_atomic(cache_file, reason + "\n", mode=0o600, fsync=False)
+    return ok, reason
+
+
+def _probe_cache() -> Path | None:
+    """A per-user, per-boot file recording a successful probe: ~/.cache/codex-orchestrator/."""
+    try:
+        boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    name = f"sandbox-probe-{os.getuid()}-{boot_id}-{os.uname().release}-landlock{landlock.abi_version()}"
+    return Path(base) / "codex-orchestrator" / name
+
+
+def _probe() -> tuple[bool, str]:
+    """Fork a child that performs the whole confinement and exits before exec.
 
     The probe forks a child that performs the whole confinement (namespaces,
     a mount change, Landlock) and exits before exec: about a millisecond, and

@@ -27,7 +27,6 @@ from ..errors import SandboxUnavailableError
 from ..events.bus import EventBus, utc_timestamp
 from ..events.protocol import (
     ApprovalDecision,
-    ExecChunk,
     SandboxState,
     StreamSummary,
     ToolAttempt,
@@ -405,22 +404,22 @@ class ToolOrchestrator:
         return on_chunk
 
     def _chunk_publisher(self, correlation_id: str) -> Callable[[str, Chunk], None]:
+        """The per-chunk hot path: one dict, one timestamp (shared with the envelope), one publish."""
         publish = self.bus.publish
         next_sequence = self._next_sequence
 
         def on_chunk(stream: str, chunk: Chunk) -> None:
-            payload: ExecChunk
+            now = utc_timestamp()
+            payload: dict[str, Any] = {"correlationId": correlation_id, "stream": stream,
+                                       "sequence": next_sequence(), "bytes": len(chunk.data), "timestamp": now}
             if chunk.text:
-                payload = {"correlationId": correlation_id, "stream": stream,  # type: ignore[typeddict-item]
-                           "sequence": next_sequence(), "bytes": len(chunk.data), "timestamp": utc_timestamp(),
-                           "data": chunk.data.decode("utf-8")}
+                payload["data"] = chunk.data.decode("utf-8")
             else:
                 import base64
 
-                payload = {"correlationId": correlation_id, "stream": stream,  # type: ignore[typeddict-item]
-                           "sequence": next_sequence(), "bytes": len(chunk.data), "timestamp": utc_timestamp(),
-                           "data": base64.b64encode(chunk.data).decode("ascii"), "encoding": "base64"}
-            publish("exec:chunk", payload)
+                payload["data"] = base64.b64encode(chunk.data).decode("ascii")
+                payload["encoding"] = "base64"
+            publish("exec:chunk", payload, now)
 
         return on_chunk
 

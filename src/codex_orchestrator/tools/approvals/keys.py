@@ -14,11 +14,12 @@ is ever judged by the words we think we see.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
+
+from ..._hash import sha256
 
 SHELLS = frozenset({"bash", "sh", "zsh", "dash"})
 # A shell named by path only counts from the system directories: `./bash -lc ls` is not `ls`.
@@ -180,4 +181,4 @@ def approval_key(argv: Sequence[str] | str, cwd: Path, escalated: bool) -> str:
     """
     payload = json.dumps([KEY_VERSION, canonical_argv(argv), str(cwd.resolve()), bool(escalated)],
                          separators=(",", ":"), ensure_ascii=True)
-    return "sha256:" + hashlib.sha256(payload.encode("ascii")).hexdigest()
+    return "sha256:" + sha256(payload.encode("ascii")).hexdigest()
