@@ -100,6 +100,7 @@ def test_rules_allow_skips_prompt_and_forbidden_blocks(tmp_path: Path, isolated_
     stream = events(allowed.stdout)
     assert not [e for e in stream if e["type"] == "approval:request"]
     assert stream[-1]["payload"]["toolRun"]["approvalSource"] == "codex-rules"
+    assert stream[-1]["payload"]["metrics"]["approvalsReused"] == 1  # a rule is an approval given ahead
     assert (tmp_path / "made").exists()
     blocked = run_cli("exec", "--jsonl", "--sandbox", "danger-full-access", "--approval-policy", "never",
                       "--", "rm", "-rf", "made", cwd=tmp_path)

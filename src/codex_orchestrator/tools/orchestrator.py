@@ -135,6 +135,12 @@ class ToolOrchestrator:
         approved_before_run = False
         message: str | None = None
 
+        if assessment.source == "codex-rules":  # an allow rule is an approval given ahead of time
+            self.approvals_reused += 1
+            self.bus.publish("approval:decision", {
+                "requestId": None, "toolRunId": tool_run_id, "decision": "approved",
+                "approvalSource": "codex-rules", "approvalKey": key,
+            })
         if assessment.action == "ask":
             ok, source, message = self._approve(tool_run_id, request, argv, cwd, key, assessment.reason, mode)
             approved_before_run = ok
