@@ -15,7 +15,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from codex_orchestrator.exec import Chunk, PtyShell, child_env, run_pipes
+from _harness import ROOT, table, update_doc_section
+from codex_orchestrator.exec import SHELL_ARGV, Chunk, PtyShell, child_env, run_pipes
+from codex_orchestrator.sandbox import SandboxMode, SandboxPolicy, prepare
 
 
 def percentiles(samples_ms: list[float]) -> tuple[float, float]:
@@ -44,6 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--megabytes", type=int, default=50)
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
     cwd = Path(tempfile.mkdtemp(prefix="bench-exec-"))
     rows: list[tuple[str, str, str, str]] = []
@@ -52,6 +55,24 @@ def main() -> None:
     samples = timed(lambda: run_pipes(["true"], cwd=cwd, env=pipes_env), args.runs)
     p50, p95 = percentiles(samples)
     rows.append(("`true`, fresh run_pipes spawn", f"{p50:.2f} ms", f"{p95:.2f} ms", ""))
+
+    policy = SandboxPolicy(SandboxMode.WORKSPACE_WRITE)
+
+    def sandboxed_spawn() -> object:
+        spawn = prepare(policy, ["true"], cwd, pipes_env)
+        return run_pipes(spawn.argv, cwd=cwd, env=pipes_env, preexec=spawn.preexec)
+
+    samples = timed(sandboxed_spawn, args.runs)
+    p50, p95 = percentiles(samples)
+    rows.append(("`true`, fresh sandboxed spawn (workspace-write)", f"{p50:.2f} ms", f"{p95:.2f} ms", ""))
+
+    pty_env = child_env(os.environ, None, pty=True)
+    shell_spawn = prepare(policy, list(SHELL_ARGV), cwd, pty_env, pty=True)
+    with PtyShell("bench-sandboxed", argv=shell_spawn.argv, cwd=cwd, env=pty_env,
+                  preexec=shell_spawn.preexec) as shell:
+        samples = timed(lambda: shell.run("true"), args.runs)
+        p50, p95 = percentiles(samples)
+        rows.append(("`true`, warm sandboxed PTY session (workspace-write)", f"{p50:.2f} ms", f"{p95:.2f} ms", ""))
 
     with PtyShell("bench", cwd=cwd, env=child_env(os.environ, None, pty=True)) as shell:
         samples = timed(lambda: shell.run("true"), args.runs)
@@ -86,11 +107,12 @@ def main() -> None:
     rows.append((f"{args.megabytes} MB through run_pipes (chunks + log)", f"{streamed:.2f} s",
                  f"x{streamed / bare:.2f} of bare", f"RSS +{(peak - baseline) / 1024:.1f} MiB"))
 
-    widths = [max(len(row[i]) for row in [("case", "p50 / wall", "p95 / ratio", "memory"), *rows])
-              for i in range(4)]
-    header = ("case", "p50 / wall", "p95 / ratio", "memory")
-    for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    text = table(("case", "p50 / wall", "p95 / ratio", "memory"), rows)
+    text += (f"\n\n{args.runs} runs per latency row, in one process. Reproduce: "
+             f"`.venv/bin/python bench/bench_exec_runtime.py --runs {args.runs} --megabytes {args.megabytes}`.")
+    print(text)
+    if args.write:
+        update_doc_section(ROOT / "docs" / "benchmarks.md", "exec-runtime", "## Exec runtime\n\n" + text)
     os.rmdir(cwd)
 
 
