@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from .. import __version__
-from ..errors import EXIT_USAGE, OrchestratorError
+from ..errors import EXIT_INTERNAL, EXIT_USAGE, OrchestratorError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:
@@ -78,6 +78,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 141
+    except Exception as exc:  # a bug: say so in one line; the traceback only on request
+        import os
+
+        if os.environ.get("CODEX_ORCHESTRATOR_DEBUG"):
+            raise
+        print(f"codex-orchestrator: internal error: {type(exc).__name__}: {exc} "
+              "(set CODEX_ORCHESTRATOR_DEBUG=1 for a traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def entry() -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, OrchestratorError, UsageError
+from ..errors import EXIT_INTERNAL, ConfigError, OrchestratorError, UsageError
 from ..events.bus import Subscriber
 from ..events.protocol import RunStatus, StageEnd
 from ..runs.active import ActiveRun
@@ -117,9 +117,10 @@ class PipelineRunner:
                 if end["status"] == "failed" and not (isinstance(stage, CommandStage) and stage.allow_failure):
                     status, detail = "failed", f"stage {stage.id!r} failed: {end['summary']}"
                     break
-        except OrchestratorError as exc:
-            status, detail = "failed", str(exc)
-            run.bus.publish("run:error", {"message": str(exc), "code": exc.exit_code})
+        except BaseException as exc:  # record why, then let the CLI report it
+            status, detail = "failed", str(exc) or type(exc).__name__
+            code = exc.exit_code if isinstance(exc, OrchestratorError) else EXIT_INTERNAL
+            run.bus.publish("run:error", {"message": detail, "code": code})
             raise
         finally:
             if self.cancel.cancelled:

@@ -81,6 +81,7 @@ class ToolOrchestrator:
         self.approvals_prompted = 0
         self._captured = bytearray()
         self._capture_overflow = False
+        self._session_backends: dict[str, str] = {}  # which sandbox backend each PTY session runs in
 
     # ------------------------------------------------------------------ approval sources (lazy)
 
@@ -142,7 +143,7 @@ class ToolOrchestrator:
                 "approvalSource": "codex-rules", "approvalKey": key,
             })
         if assessment.action == "ask":
-            ok, source, message = self._approve(tool_run_id, request, argv, cwd, key, assessment.reason, mode)
+            ok, source, message = self._approve(tool_run_id, argv, cwd, key, assessment.reason, mode)
             approved_before_run = ok
             if not ok:
                 assessment = Assessment("reject", source, message or "not approved", True, assessment.escalated)
@@ -190,7 +191,7 @@ class ToolOrchestrator:
                     if not approved_before_run:
                         reason = "the sandbox denied the command; run it again outside the sandbox?"
                         esc_key = approval_key(argv, cwd, True)
-                        ok, esc_source, message = self._approve(tool_run_id, request, argv, cwd, esc_key,
+                        ok, esc_source, message = self._approve(tool_run_id, argv, cwd, esc_key,
                                                                 reason, "danger-full-access")
                         if not ok:
                             break
@@ -216,7 +217,7 @@ class ToolOrchestrator:
     # ------------------------------------------------------------------ approvals
 
     def _approve(
-        self, tool_run_id: str, request: ToolRequest, argv: list[str], cwd: Path, key: str, reason: str, mode: str
+        self, tool_run_id: str, argv: list[str], cwd: Path, key: str, reason: str, mode: str
     ) -> tuple[bool, str, str | None]:
         """Find an approval for `key`: session cache, then the store, then ask. Returns (ok, source, message)."""
         decision: ApprovalDecision
@@ -367,9 +368,9 @@ class ToolOrchestrator:
 
         if not request.session_reuse:
             self.sessions.close(session_id)
+            self._session_backends.pop(session_id, None)
         shell = self.sessions.open(session_id, factory)
-        backend = getattr(shell, "sandbox_backend", backend)
-        shell.sandbox_backend = backend  # type: ignore[attr-defined]
+        backend = self._session_backends.setdefault(session_id, backend)
         command = request.command if isinstance(request.command, str) else shlex.join(request.command)
         outcome = shell.run(command, on_chunk=on_chunk, log=log, timeout=request.timeout, cancel=self.cancel,
                             yield_ms=request.metadata.get("yield_ms"))
