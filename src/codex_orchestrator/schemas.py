@@ -2,20 +2,21 @@
 
     python -m codex_orchestrator.schemas [--check] [DIR]
 
-The manifest dataclasses, the event payload TypedDicts and the configuration
+The manifest records, the event payload TypedDicts and the configuration
 key table are the single source of truth; the checked-in schemas are their
 output, and `--check` (run by the tests) fails when they drift.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import types
 import typing
 from pathlib import Path
 from typing import Any, Literal, NotRequired, Required, Union, get_args, get_origin, get_type_hints
+
+from ._record import fields, is_record
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 BASE_ID = "https://codex-orchestrator.dev/schemas/"
@@ -51,7 +52,7 @@ class _Generator:
             return {"type": "array", "items": self.schema(args[0]) if args else {}}
         if origin is dict:
             return {"type": "object", "additionalProperties": self.schema(get_args(tp)[1])}
-        if dataclasses.is_dataclass(tp) or typing.is_typeddict(tp):
+        if is_record(tp) or typing.is_typeddict(tp):
             return self.ref(tp)
         raise TypeError(f"no JSON Schema mapping for {tp!r}")
 
@@ -65,10 +66,8 @@ class _Generator:
     def object_schema(self, cls: Any) -> dict[str, Any]:
         hints = get_type_hints(cls, include_extras=True)
         properties = {name: self.schema(tp) for name, tp in hints.items()}
-        if typing.is_typeddict(cls):
-            required = sorted(cls.__required_keys__)
-        else:
-            required = [f.name for f in dataclasses.fields(cls)]  # every field is always written
+        # A TypedDict says which keys are required; every field of a record is always written.
+        required = sorted(cls.__required_keys__) if typing.is_typeddict(cls) else [f.name for f in fields(cls)]
         schema: dict[str, Any] = {"type": "object", "properties": properties, "required": required,
                                   "additionalProperties": False}
         if cls.__doc__ and not cls.__doc__.startswith(cls.__name__ + "("):

@@ -242,3 +242,16 @@ def test_signal_stops_process_group_and_records_cancelled(repo: Repo, sig: int, 
     time.sleep(0.2)
     leftovers = subprocess.run(["pgrep", "-f", "sleep 30[01]"], capture_output=True, text=True)
     assert leftovers.stdout.strip() == "", "orphaned processes survived"
+
+
+def test_shared_files_stay_bounded(tmp_path: Path) -> None:
+    from codex_orchestrator.runs import store
+
+    paths = store.RunPaths(tmp_path, "t", "2026-01-01T00-00-00-000Z-00000000")
+    for i in range(store.METRICS_KEEP_RUNS + 7):
+        store.RunStore.append_metrics(paths, {"run_id": f"r{i:04d}", "status": "succeeded", "tool_runs": 1})
+    metrics = json.loads(paths.metrics.read_text())
+    assert len(metrics["runs"]) == store.METRICS_KEEP_RUNS
+    assert metrics["runs"][-1]["run_id"] == f"r{store.METRICS_KEEP_RUNS + 6:04d}"
+    assert metrics["totals"]["runs"] == store.METRICS_KEEP_RUNS + 7
+    assert metrics["totals"]["succeeded"] == metrics["totals"]["tool_runs"] == store.METRICS_KEEP_RUNS + 7

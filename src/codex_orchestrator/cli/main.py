@@ -36,24 +36,54 @@ exit codes: a command's own exit code is passed through; 2 bad input or config,
 130/143 stopped by SIGINT/SIGTERM. See docs/cli.md."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Which module registers each command. Only the module of the command being run is
+# loaded and registered (argparse spends ~10 ms building all of them here); the full
+# parser is built for `--help`, for no command, and for an unknown one.
+COMMAND_MODULES = {
+    "start": "pipeline_cmds", "plan": "pipeline_cmds", "status": "pipeline_cmds", "resume": "pipeline_cmds",
+    "pipelines": "pipeline_cmds", "exec": "exec_cmd", "config": "config_cmd", "approvals": "approvals_cmd",
+    "sandbox": "sandbox_cmd", "instructions": "instructions_cmd",
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI parser; with `command`, only that command is registered."""
     import argparse
+    from importlib import import_module
+    from typing import cast
 
-    from . import approvals_cmd, config_cmd, exec_cmd, instructions_cmd, pipeline_cmds, sandbox_cmd
+    class Parser(argparse.ArgumentParser):
+        def _get_formatter(self) -> argparse.HelpFormatter:
+            # argparse imports shutil (and its compression modules, ~3 ms) to learn the
+            # terminal width, even when no help is printed; os gives the same answer.
+            return self.formatter_class(prog=self.prog, width=_terminal_width())  # type: ignore[call-arg]
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="codex-orchestrator", description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"codex-orchestrator {__version__}")
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    pipeline_cmds.register(sub)
-    exec_cmd.register(sub)
-    config_cmd.register(sub)
-    approvals_cmd.register(sub)
-    sandbox_cmd.register(sub)
-    instructions_cmd.register(sub)
+    sub = cast("argparse._SubParsersAction[argparse.ArgumentParser]",
+               parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser))
+    names = [COMMAND_MODULES[command]] if command in COMMAND_MODULES else list(dict.fromkeys(COMMAND_MODULES.values()))
+    for name in names:
+        import_module(f".{name}", __package__).register(sub)
     return parser
+
+
+def _terminal_width() -> int:
+    import os
+
+    try:
+        columns = int(os.environ.get("COLUMNS", "0")) or os.get_terminal_size(sys.stdout.fileno()).columns
+    except (OSError, ValueError):
+        columns = 80
+    return max(columns - 2, 40)
+
+
+def _command_of(args: list[str]) -> str | None:
+    first = next((arg for arg in args if not arg.startswith("-")), None)
+    return first if first in COMMAND_MODULES and args and args[0] == first else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list in (["--version"], ["-V"]):  # the fast path: no command modules load
         print(f"codex-orchestrator {__version__}")
         return 0
-    parser = build_parser()
+    parser = build_parser(_command_of(args_list))
     args = parser.parse_args(args_list)
     handler = getattr(args, "handler", None)
     if handler is None:

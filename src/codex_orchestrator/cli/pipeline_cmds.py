@@ -168,7 +168,7 @@ def run_resume(args: argparse.Namespace) -> int:
 
 
 def _stage_dict(stage: Any) -> dict[str, Any]:
-    from dataclasses import asdict
+    from .._record import asdict
 
     data = asdict(stage)
     return {k: v for k, v in data.items() if v not in (None, {}, (), [], False) or k in ("id", "kind")}

@@ -6,15 +6,16 @@ and the repo config's JSON Schema, so they cannot disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from .._record import record
 
 APPROVAL_POLICIES = ("untrusted", "on-failure", "on-request", "never")
 SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
 SANDBOX_BACKENDS = ("auto", "builtin", "bwrap")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Key:
     name: str  # dotted path, as in Codex's config.toml
     kind: str  # "str" | "int" | "float" | "bool" | "list[str]" | "table"

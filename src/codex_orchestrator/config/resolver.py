@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._record import field, record
 from ..errors import ConfigError
 from .keys import KEYS, KEYS_BY_NAME
 from .layers import check_value, read_codex_config, read_env, read_repo_config
@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 REPO_CONFIG_NAMES = ("codex.orchestrator.json", "config/orchestrator.json")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Setting:
     key: str
     value: Any
@@ -36,7 +36,7 @@ class Setting:
     note: str | None = None
 
 
-@dataclass
+@record
 class Config:
     settings: dict[str, Setting]
     repo_root: Path

@@ -11,15 +11,31 @@ trailing character until the next read completes it.
 from __future__ import annotations
 
 import codecs
-from dataclasses import dataclass
 
 MAX_CHUNK_BYTES = 8192
 
 
-@dataclass(frozen=True, slots=True)
 class Chunk:
-    data: bytes
-    text: bool  # True when `data` is valid UTF-8 on its own
+    """A piece of output of at most MAX_CHUNK_BYTES; `text` is True when `data` is valid UTF-8 on its own.
+
+    Written by hand rather than as a record: one is built per output chunk.
+    """
+
+    __slots__ = ("data", "text")
+
+    def __init__(self, data: bytes, text: bool) -> None:
+        self.data = data
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Chunk):
+            return NotImplemented
+        return self.data == other.data and self.text == other.text
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Chunk(data={self.data!r}, text={self.text!r})"
 
 
 def _sequence_length(lead: int) -> int:

@@ -29,10 +29,10 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from .._record import field, record
 from ..errors import OrchestratorError
 from .buffer import HeadTailBuffer
 from .cancel import CancelToken
@@ -55,7 +55,7 @@ class SpawnError(OrchestratorError):
     """The command could not be started for a reason that is not the command's (preexec failed)."""
 
 
-@dataclass
+@record
 class StreamResult:
     name: str
     buffer: HeadTailBuffer
@@ -65,7 +65,7 @@ class StreamResult:
         return self.buffer.total_bytes
 
 
-@dataclass
+@record
 class ProcessOutcome:
     """How a command ended. Death by signal N gives signal=N and exit_code=128+N, like a shell."""
 

@@ -44,11 +44,11 @@ import termios
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from .._files import write_text_atomic
+from .._record import field, record
 from ..errors import OrchestratorError
 from .buffer import HeadTailBuffer
 from .cancel import CancelToken
@@ -76,7 +76,7 @@ class SessionClosedError(OrchestratorError):
     """The session's shell has exited or was closed."""
 
 
-@dataclass
+@record
 class PtyOutcome:
     """Result of one `run` or `write_stdin` call; `buffer` holds the output of this call only."""
 
@@ -125,7 +125,7 @@ class _MarkerScanner:
         return pending
 
 
-@dataclass
+@record
 class _Call:
     """Book-keeping of one `run`/`write_stdin` call."""
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from .._record import record
 from .model import Scope
 
 _HEADING = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*")
@@ -22,7 +22,7 @@ _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 _OVERRIDE = re.compile(r"override:[ \t]*(.+)", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Part:
     path: str  # for warnings
     label: str  # for the header comment
@@ -30,7 +30,7 @@ class Part:
     text: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Heading:
     index: int  # line number in the block, from 0
     level: int

@@ -21,9 +21,9 @@ import errno
 import os
 import stat
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from .._record import record
 from .model import Scope
 
 OVERRIDE_NAME = "AGENTS.override.md"
@@ -32,7 +32,7 @@ REPO_DOC = ("docs", "AGENTS.md")
 PROJECT_DOC = (".agent", "AGENTS.md")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Candidate:
     """One place that contributes at most one file: the first usable path of `paths`."""
 
@@ -40,7 +40,7 @@ class Candidate:
     scope: Scope
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Document:
     path: Path
     scope: Scope

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from .._record import record
 
 Scope = Literal["global", "repo", "project"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InstructionSource:
     """One file that was found. `bytes` and `sha256` describe the whole file on disk, so
     a change to it shows up in `drift` even when the byte budget cut it short."""
@@ -20,7 +21,7 @@ class InstructionSource:
     truncated: bool  # cut short, or left out entirely, by the byte budget
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InstructionSet:
     text: str  # the composed guidance, as handed to stages
     hash: str  # "sha256:<hex>" of `text` encoded as UTF-8

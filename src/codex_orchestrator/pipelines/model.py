@@ -9,20 +9,20 @@ config works unchanged; `timeout`, `escalate`, `justification` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from .._record import field, record
 from ..errors import ConfigError
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SessionSpec:
     id: str
     reuse: bool = True
     persist: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CommandStage:
     id: str
     title: str
@@ -38,7 +38,7 @@ class CommandStage:
     kind: str = "command"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SubpipelineStage:
     id: str
     title: str
@@ -50,7 +50,7 @@ class SubpipelineStage:
 Stage = CommandStage | SubpipelineStage
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Pipeline:
     id: str
     title: str

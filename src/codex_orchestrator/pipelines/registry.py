@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from .._record import record
 from ..config import Config
 from ..errors import ConfigError, NotFoundError
 from .diagnostics import diagnostics_pipeline
 from .model import Pipeline, SubpipelineStage, parse_pipelines
 
 
-@dataclass
+@record
 class Registry:
     pipelines: dict[str, Pipeline]
     default_id: str

@@ -12,10 +12,10 @@ import os
 import signal as signals
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._record import field, record
 from ..errors import EXIT_INTERNAL, ConfigError, OrchestratorError, UsageError
 from ..events.bus import Subscriber
 from ..events.protocol import RunStatus, StageEnd
@@ -34,14 +34,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..tools.asker import Asker
 
 
-@dataclass
+@record
 class RunOutcome:
     run: ActiveRun
     status: RunStatus
     exit_code: int
 
 
-@dataclass
+@record
 class PipelineRunner:
     config: Config
     registry: Registry
@@ -183,9 +183,9 @@ class PipelineRunner:
             return {"stageId": stage.id, "index": index, "status": "skipped", "exitCode": None, "durationMs": 0.0,
                     "summary": f"optional subpipeline {stage.pipeline!r} is not defined"}
         child = self.start(self.registry.get(stage.pipeline), parent=run, stage_id=stage.id)
-        for record in run.manifest.child_runs:
-            if record.run_id == child.run.manifest.run_id:
-                record.status = child.status
+        for child_record in run.manifest.child_runs:
+            if child_record.run_id == child.run.manifest.run_id:
+                child_record.status = child.status
         stage_status = {"succeeded": "succeeded", "cancelled": "cancelled"}.get(child.status, "failed")
         return {"stageId": stage.id, "index": index, "status": stage_status,  # type: ignore[typeddict-item]
                 "exitCode": child.exit_code, "durationMs": 0.0,

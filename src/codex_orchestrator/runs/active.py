@@ -71,8 +71,7 @@ class ActiveRun:
         run = cls._attach(paths, manifest, config, subscribers)
         if with_instructions:
             run._load_instructions(config, cwd)
-        run.recorder.write()
-        return run
+        return run  # the manifest is first written by run:start, a moment later
 
     @classmethod
     def reopen(
@@ -91,8 +90,7 @@ class ActiveRun:
             from ..instructions import ENV_VAR
 
             run.instructions_env = {ENV_VAR: manifest.instructions.path}
-        run.recorder.write()
-        return run
+        return run  # run:start writes the manifest with its resume event
 
     @classmethod
     def _attach(

@@ -8,23 +8,22 @@ the tool-run records, which are the `tool:complete` wire records as streamed.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .._record import asdict, field, fields, record
 from ..events.protocol import RunStatus, StageStatus, ToolComplete
 
 MANIFEST_VERSION = 1
 
 
-@dataclass
+@record
 class PipelineRef:
     id: str
     title: str
     source: str  # "builtin" | the config file it came from | "exec"
 
 
-@dataclass
+@record
 class CommandRecord:
     """One stage of the pipeline."""
 
@@ -45,7 +44,7 @@ class CommandRecord:
     tool_run_id: str | None = None
 
 
-@dataclass
+@record
 class ChildRunRecord:
     run_id: str
     pipeline: str
@@ -54,7 +53,7 @@ class ChildRunRecord:
     manifest: str
 
 
-@dataclass
+@record
 class ResumeEvent:
     timestamp: str
     from_stage: str | None
@@ -63,7 +62,7 @@ class ResumeEvent:
     pid: int
 
 
-@dataclass
+@record
 class InstructionSourceRecord:
     path: str
     scope: str
@@ -72,7 +71,7 @@ class InstructionSourceRecord:
     truncated: bool
 
 
-@dataclass
+@record
 class InstructionsRecord:
     hash: str | None
     sources: list[InstructionSourceRecord] = field(default_factory=list)
@@ -80,7 +79,7 @@ class InstructionsRecord:
     path: str | None = None  # the composed text, as given to stages
 
 
-@dataclass
+@record
 class RunMetrics:
     approvals_reused: int = 0
     approvals_prompted: int = 0
@@ -89,7 +88,7 @@ class RunMetrics:
     sandbox_denials: int = 0
 
 
-@dataclass
+@record
 class Manifest:
     task_id: str
     run_id: str
@@ -121,7 +120,8 @@ class Manifest:
     exit_code: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data: dict[str, Any] = asdict(self)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
@@ -136,5 +136,5 @@ class Manifest:
         if instructions is not None:
             sources = [InstructionSourceRecord(**source) for source in instructions.get("sources", [])]
             values["instructions"] = InstructionsRecord(**{**instructions, "sources": sources})
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in values.items() if key in known})

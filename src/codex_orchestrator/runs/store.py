@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .._files import read_json, update_json_locked, write_text_atomic
+from .._record import record
 from ..errors import NotFoundError
 from .ids import validate_run_id, validate_task_id
 
-STATE_KEEP_RUNS = 200  # state.json keeps the latest runs; metrics.json keeps every record
+# Both shared files are rewritten by every run, so both are bounded: a task run thousands
+# of times in CI must not make each run slower than the last.
+STATE_KEEP_RUNS = 200  # state.json: the latest runs of the task
+METRICS_KEEP_RUNS = 500  # metrics.json: the latest records; `totals` counts every run ever recorded
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:48] or "stage"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RunPaths:
     root: Path
     task_id: str
@@ -130,7 +133,15 @@ class RunStore:
         def update(metrics: Any) -> Any:
             if not isinstance(metrics, dict) or not isinstance(metrics.get("runs"), list):
                 metrics = {"version": 1, "task_id": paths.task_id, "runs": []}
-            metrics["runs"].append(record)
+            totals = metrics.setdefault("totals", {})
+            totals["runs"] = totals.get("runs", 0) + 1
+            status_key = str(record.get("status"))
+            totals[status_key] = totals.get(status_key, 0) + 1
+            for key in ("approvals_reused", "approvals_prompted", "tool_runs", "retries", "sandbox_denials"):
+                totals[key] = totals.get(key, 0) + int(record.get(key) or 0)
+            runs: list[Any] = metrics["runs"]
+            runs.append(record)
+            del runs[: max(0, len(runs) - METRICS_KEEP_RUNS)]
             return metrics
 
         update_json_locked(paths.metrics, update, None)

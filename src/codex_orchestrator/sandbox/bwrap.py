@@ -12,14 +12,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from .._record import record
 from .layout import FsLayout
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BwrapInfo:
     path: str | None
     version: str | None

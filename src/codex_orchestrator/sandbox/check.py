@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
+from .._record import record
 from .policy import SandboxMode, SandboxPolicy
 from .spawn import BACKENDS, backend_status, default_backend, prepare
 
 ENFORCED_MODES = (SandboxMode.READ_ONLY.value, SandboxMode.WORKSPACE_WRITE.value)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BackendReport:
     name: str
     available: bool

@@ -15,9 +15,10 @@ from __future__ import annotations
 import ctypes
 import os
 import stat
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from .._record import record
 
 # The landlock syscalls have the same numbers on every architecture.
 SYS_CREATE_RULESET = 444
@@ -86,7 +87,7 @@ def handled_rights(abi: int) -> int:
     return rights
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rule:
     path: Path
     access: int  # clipped to what the ruleset handles and what the file type allows

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
+from .._record import record
 from .policy import SandboxPolicy
 
 PROTECTED_NAMES = (".git", ".codex")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FsLayout:
     writable: tuple[Path, ...]  # existing writable roots, real paths
     read_only: tuple[Path, ...]  # existing paths inside a writable root that must stay read-only

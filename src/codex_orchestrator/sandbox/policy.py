@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+
+from .._record import record
 
 
 class SandboxMode(StrEnum):
@@ -20,7 +21,7 @@ class SandboxMode(StrEnum):
     DANGER_FULL_ACCESS = "danger-full-access"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SandboxPolicy:
     mode: SandboxMode
     writable_roots: tuple[Path, ...] = ()  # extra roots besides cwd

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from .._record import record
 from ..errors import ConfigError, SandboxUnavailableError
 from .policy import SandboxMode, SandboxPolicy
 
 BACKENDS = ("builtin", "bwrap")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SandboxedSpawn:
     argv: list[str]  # what to exec (wrapped for bwrap)
     preexec: Callable[[], None] | None  # to run in the child between fork and exec (built-in backend)

@@ -13,15 +13,15 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from typing import Protocol
 
+from .._record import record
 from ..events.protocol import ApprovalDecision
 
 OPTIONS: list[ApprovalDecision] = ["approved", "approved_for_session", "approved_always", "denied"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ApprovalQuestion:
     request_id: str
     tool_run_id: str

@@ -7,8 +7,9 @@ exhaustively.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from .._record import record
 
 Action = Literal["run", "ask", "reject"]
 
@@ -16,7 +17,7 @@ Action = Literal["run", "ask", "reject"]
 ESCALATE_ON_DENIAL = frozenset({"on-failure", "untrusted"})
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Assessment:
     action: Action
     source: str  # approvalSource when no one is asked (or why it was refused)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._record import field, record
 from ..events.protocol import SandboxState, ToolAttempt, ToolComplete
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..exec.buffer import HeadTailBuffer
 
 
-@dataclass
+@record
 class ToolRequest:
     tool: str  # "stage", "exec", later "mcp:<name>" ...
     command: str | Sequence[str]  # a shell string, or an argv
@@ -45,7 +45,7 @@ class ToolRequest:
         return self.command if isinstance(self.command, str) else shlex.join(self.command)
 
 
-@dataclass
+@record
 class ToolResult:
     tool_run_id: str
     status: str  # succeeded | failed | denied | cancelled | timed_out | rejected

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeAlias
 
+from ..._record import field, record
 from ...errors import RulesError
 from .keys import shell_script, split_script
 
@@ -36,7 +36,7 @@ _STRICTNESS = {Decision.ALLOW: 0, Decision.PROMPT: 1, Decision.FORBIDDEN: 2}
 _DECISIONS = frozenset(d.value for d in Decision)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PrefixRule:
     """One `prefix_rule`: each pattern position lists the words accepted there."""
 
@@ -52,7 +52,7 @@ class PrefixRule:
         )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RuleMatch:
     """The strictest decision for a command and the rules that gave it (in load order)."""
 
@@ -60,7 +60,7 @@ class RuleMatch:
     rules: tuple[PrefixRule, ...]
 
 
-@dataclass
+@record
 class RuleSet:
     rules: list[PrefixRule] = field(default_factory=list)
 
@@ -171,14 +171,14 @@ _KEYWORDS = ("pattern", "decision", "justification", "match", "not_match")
 _Value: TypeAlias = 'str | list["_Node"]'
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Token:
     kind: str  # "name", "string", one of _PUNCTUATION, or "end"
     text: str
     offset: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Node:
     value: _Value
     offset: int

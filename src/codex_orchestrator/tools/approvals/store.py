@@ -18,12 +18,12 @@ import json
 import os
 import stat
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..._files import locked, write_json_atomic
+from ..._record import record
 from ...errors import ConfigError
 
 FILE_NAME = "approvals.json"
@@ -32,7 +32,7 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ApprovalRecord:
     id: str
     key: str
