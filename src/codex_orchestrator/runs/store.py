@@ -20,8 +20,8 @@ from .ids import validate_run_id, validate_task_id
 
 # Both shared files are rewritten by every run, so both are bounded: a task run thousands
 # of times in CI must not make each run slower than the last.
-STATE_KEEP_RUNS = 200  # state.json: the latest runs of the task
-METRICS_KEEP_RUNS = 500  # metrics.json: the latest records; `totals` counts every run ever recorded
+STATE_KEEP_RUNS = 100  # state.json: the latest runs of the task
+METRICS_KEEP_RUNS = 200  # metrics.json: the latest records; `totals` counts every run ever recorded
 
 
 def _slug(text: str) -> str:
