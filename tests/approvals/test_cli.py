@@ -11,26 +11,10 @@ from pathlib import Path
 from codex_orchestrator.tools.approvals.keys import approval_key
 from codex_orchestrator.tools.approvals.store import ApprovalStore
 
-# The command module alone, in a tiny argparse harness: it must not depend on the rest of the CLI.
-HARNESS = """
-import argparse, sys
-from codex_orchestrator.cli import approvals_cmd
-parser = argparse.ArgumentParser(prog="codex-orchestrator")
-approvals_cmd.register(parser.add_subparsers())
-args = parser.parse_args(sys.argv[1:])
-try:
-    sys.exit(args.handler(args))
-except Exception as exc:  # what the real main() does with OrchestratorError
-    from codex_orchestrator.errors import OrchestratorError
-    if not isinstance(exc, OrchestratorError):
-        raise
-    print(f"codex-orchestrator: error: {exc}", file=sys.stderr)
-    sys.exit(exc.exit_code)
-"""
-
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", HARNESS, "approvals", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "codex_orchestrator.cli.main", "approvals", *args],
+                          capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, env=dict(os.environ), timeout=60)
 
 

@@ -15,22 +15,6 @@ from codex_orchestrator.instructions import load_instructions
 
 RUN_ID = "2026-11-23T19-59-45-401Z-3d499af8"
 
-# The command as the CLI registers it, in a parser of its own so the test depends on nothing else.
-HARNESS = """
-import argparse, sys
-from codex_orchestrator.cli import instructions_cmd
-from codex_orchestrator.errors import OrchestratorError
-parser = argparse.ArgumentParser(prog="codex-orchestrator")
-instructions_cmd.register(parser.add_subparsers())
-args = parser.parse_args(sys.argv[1:])
-try:
-    sys.exit(args.handler(args))
-except OrchestratorError as exc:
-    print(f"codex-orchestrator: error: {exc}", file=sys.stderr)
-    sys.exit(exc.exit_code)
-"""
-
-
 @pytest.fixture
 def env(home: Path, tmp_path: Path) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("CODEX_ORCHESTRATOR_", "CODEX_HOME"))}
@@ -39,7 +23,7 @@ def env(home: Path, tmp_path: Path) -> dict[str, str]:
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", HARNESS, "instructions", *args],
+        [sys.executable, "-m", "codex_orchestrator.cli.main", "instructions", *args],
         env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
     )
 

@@ -102,6 +102,10 @@ def _make_runner(args: argparse.Namespace, fmt: str) -> Any:
         task_id=task_id(args, config), approval_policy=config.get("approval_policy"),
         sandbox_mode=config.get("sandbox_mode"), stream=stream,
     )
+    if registry.uses_sessions():
+        from ..exec.sessions import ExecSessionManager
+
+        runner.sessions = ExecSessionManager()  # shared by the run and its child runs; closed at the end
     return runner
 
 

@@ -30,6 +30,10 @@ class Registry:
             registry.check_references(pipeline.id)
         return registry
 
+    def uses_sessions(self) -> bool:
+        """Whether any stage runs in a PTY session (which then needs a session manager)."""
+        return any(getattr(stage, "session", None) for p in self.pipelines.values() for stage in p.stages)
+
     def get(self, pipeline_id: str | None) -> Pipeline:
         pipeline_id = pipeline_id or self.default_id
         try:

@@ -270,7 +270,9 @@ class ToolOrchestrator:
 
         correlation_id = f"{tool_run_id}:{number}"
         env = child_env(self.base_env, request.env, pty=request.pty)
-        in_session = request.session_id is not None and sandboxed == (mode != "danger-full-access")
+        # An attempt escalated out of the sandbox cannot use the (sandboxed) session shell.
+        escalated_out = not sandboxed and mode != "danger-full-access"
+        in_session = request.session_id is not None and not escalated_out
         self.bus.publish("exec:begin", {
             "correlationId": correlation_id, "sessionId": request.session_id if in_session else None,
             "command": request.display, "argv": request.argv, "cwd": str(cwd), "pty": request.pty or in_session,
@@ -280,13 +282,9 @@ class ToolOrchestrator:
         if request.capture_stdout:
             on_chunk = self._capturing(on_chunk, request.capture_stdout)
         begun = time.monotonic()
-        backend = "none"
-        if in_session:
-            outcome, backend = self._run_in_session(request, cwd, env, mode, sandboxed, on_chunk, log)
-            streams = {"pty": outcome.buffer}
-            running = outcome.running
-        elif request.pty:
-            outcome, backend = self._run_in_fresh_pty(request, cwd, env, mode, sandboxed, on_chunk, log)
+        if in_session or request.pty:
+            outcome, backend = self._run_in_pty(request, cwd, env, mode, sandboxed, on_chunk, log,
+                                                in_session=in_session)
             streams = {"pty": outcome.buffer}
             running = outcome.running
         else:
@@ -346,51 +344,44 @@ class ToolOrchestrator:
         policy = self.config.sandbox_policy(mode=mode)
         return prepare(policy, argv, cwd, env, backend=self.config.get("sandbox_backend"), pty=pty)
 
-    def _run_in_session(
+    def _run_in_pty(
         self, request: ToolRequest, cwd: Path, env: Mapping[str, str], mode: str, sandboxed: bool,
-        on_chunk: Callable[[str, Chunk], None], log: BinaryIO | None,
+        on_chunk: Callable[[str, Chunk], None], log: BinaryIO | None, *, in_session: bool,
     ) -> tuple[Any, str]:
+        """Run in the request's PTY session (created on first use), or in a one-off PTY shell."""
         from ..exec.pty_shell import SHELL_ARGV, PtyShell
         from ..exec.sessions import ExecSessionManager
 
-        if self.sessions is None:
-            self.sessions = ExecSessionManager()
+        def new_shell(session_id: str) -> tuple[PtyShell, str]:
+            spawn = self._prepare(list(SHELL_ARGV), cwd, env, mode, sandboxed, pty=True)
+            shell = PtyShell(session_id, argv=spawn.argv if spawn else SHELL_ARGV, cwd=cwd, env=env,
+                             preexec=spawn.preexec if spawn else None)
+            return shell, spawn.backend if spawn else "none"
+
+        if not in_session:
+            shell, backend = new_shell(f"oneshot-{os.urandom(4).hex()}")
+            try:
+                return shell.run(request.display, on_chunk=on_chunk, log=log, timeout=request.timeout,
+                                 cancel=self.cancel), backend
+            finally:
+                shell.close()
+
         session_id = request.session_id
         assert session_id is not None
-        backend = "none"
-
-        def factory() -> PtyShell:
-            nonlocal backend
-            spawn = self._prepare(list(SHELL_ARGV), cwd, env, mode, sandboxed, pty=True)
-            backend = spawn.backend if spawn else "none"
-            return PtyShell(session_id, argv=spawn.argv if spawn else SHELL_ARGV, cwd=cwd, env=env,
-                            preexec=spawn.preexec if spawn else None)
-
+        if self.sessions is None:
+            self.sessions = ExecSessionManager()
         if not request.session_reuse:
             self.sessions.close(session_id)
             self._session_backends.pop(session_id, None)
+
+        def factory() -> PtyShell:
+            shell, self._session_backends[session_id] = new_shell(session_id)
+            return shell
+
         shell = self.sessions.open(session_id, factory)
-        backend = self._session_backends.setdefault(session_id, backend)
-        command = request.command if isinstance(request.command, str) else shlex.join(request.command)
-        outcome = shell.run(command, on_chunk=on_chunk, log=log, timeout=request.timeout, cancel=self.cancel,
-                            yield_ms=request.metadata.get("yield_ms"))
-        return outcome, backend
-
-    def _run_in_fresh_pty(
-        self, request: ToolRequest, cwd: Path, env: Mapping[str, str], mode: str, sandboxed: bool,
-        on_chunk: Callable[[str, Chunk], None], log: BinaryIO | None,
-    ) -> tuple[Any, str]:
-        from ..exec.pty_shell import SHELL_ARGV, PtyShell
-
-        spawn = self._prepare(list(SHELL_ARGV), cwd, env, mode, sandboxed, pty=True)
-        shell = PtyShell(f"oneshot-{os.urandom(4).hex()}", argv=spawn.argv if spawn else SHELL_ARGV, cwd=cwd,
-                         env=env, preexec=spawn.preexec if spawn else None)
-        try:
-            command = request.command if isinstance(request.command, str) else shlex.join(request.command)
-            outcome = shell.run(command, on_chunk=on_chunk, log=log, timeout=request.timeout, cancel=self.cancel)
-        finally:
-            shell.close()
-        return outcome, spawn.backend if spawn else "none"
+        outcome = shell.run(request.display, on_chunk=on_chunk, log=log, timeout=request.timeout,
+                            cancel=self.cancel, yield_ms=request.metadata.get("yield_ms"))
+        return outcome, self._session_backends.get(session_id, "none")
 
     def _capturing(
         self, inner: Callable[[str, Chunk], None], limit: int

@@ -42,6 +42,7 @@ class ToolRequest:
 
     @property
     def display(self) -> str:
+        """The command as one shell string: how it is shown, and what a PTY shell runs."""
         return self.command if isinstance(self.command, str) else shlex.join(self.command)
 
 
