@@ -115,3 +115,23 @@ def test_bad_rules_file_is_reported_clearly(tmp_path: Path, isolated_home: Path)
     result = run_cli("exec", "--jsonl", "--", "true", cwd=tmp_path)
     assert result.returncode == 2
     assert "bad.rules" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cancel_while_waiting_for_an_approval(tmp_path: Path) -> None:
+    """SIGTERM during an approval wait ends the run at once, recorded as cancelled."""
+    import os
+    import signal
+
+    proc = subprocess.Popen([*CLI, "exec", "--jsonl", "--approvals", "stdin", "--approval-policy", "untrusted",
+                             "--", "touch", "x"], cwd=tmp_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _read_event(proc, "approval:request")
+    started = time.monotonic()
+    os.kill(proc.pid, signal.SIGTERM)
+    rest, _ = proc.communicate(timeout=30)
+    assert time.monotonic() - started < 10  # not the 300 s approval timeout
+    stream = events(rest)
+    decision = next(e["payload"] for e in stream if e["type"] == "approval:decision")
+    assert decision["decision"] == "abort"
+    assert stream[-1]["type"] == "run:summary" and stream[-1]["payload"]["status"] == "cancelled"
+    assert proc.returncode == 143 and not (tmp_path / "x").exists()

@@ -35,13 +35,22 @@ class Asker(Protocol):
     #: False when there is no one to ask: the orchestrator then fails closed.
     available: bool
 
-    def ask(self, question: ApprovalQuestion, timeout: float) -> ApprovalDecision: ...
+    def ask(self, question: ApprovalQuestion, timeout: float, cancel: Cancel | None = None) -> ApprovalDecision:
+        """The answer; `timed_out` after `timeout` seconds, `abort` as soon as the run is cancelled."""
+
+
+class Cancel(Protocol):
+    """What an asker needs of the run's CancelToken: a flag, and a descriptor that wakes `select`."""
+
+    cancelled: bool
+
+    def fileno(self) -> int: ...
 
 
 class NoChannel:
     available = False
 
-    def ask(self, question: ApprovalQuestion, timeout: float) -> ApprovalDecision:
+    def ask(self, question: ApprovalQuestion, timeout: float, cancel: Cancel | None = None) -> ApprovalDecision:
         return "denied"
 
 
@@ -58,10 +67,13 @@ class TtyAsker:
     def __init__(self, tty_path: str = "/dev/tty") -> None:
         self._tty_path = tty_path
 
-    def ask(self, question: ApprovalQuestion, timeout: float) -> ApprovalDecision:
+    def ask(self, question: ApprovalQuestion, timeout: float, cancel: Cancel | None = None) -> ApprovalDecision:
+        import select
+
         answers: dict[str, ApprovalDecision] = {
             "y": "approved", "s": "approved_for_session", "a": "approved_always", "n": "denied", "": "denied",
         }
+        deadline = time.monotonic() + timeout
         with open(self._tty_path, "r+", encoding="utf-8", errors="replace") as tty:
             tty.write(
                 f"\n\033[1mApproval needed\033[0m\n  command: {question.command}\n  cwd:     {question.cwd}\n"
@@ -70,6 +82,13 @@ class TtyAsker:
             )
             tty.flush()
             while True:
+                # Wait for a line, the deadline, or Ctrl-C (which cancels the run, not just the prompt).
+                waiting = [tty.fileno()] if cancel is None else [tty.fileno(), cancel.fileno()]
+                ready, _, _ = select.select(waiting, [], [], max(0.0, deadline - time.monotonic()))
+                if cancel is not None and cancel.cancelled:
+                    return "abort"
+                if not ready:
+                    return "timed_out"
                 answer = tty.readline().strip().lower()[:1]
                 if answer in answers:
                     return answers[answer]
@@ -121,14 +140,16 @@ class StdinAsker:
             self._answers[request_id] = decision
             self._cond.notify_all()
 
-    def ask(self, question: ApprovalQuestion, timeout: float) -> ApprovalDecision:
+    def ask(self, question: ApprovalQuestion, timeout: float, cancel: Cancel | None = None) -> ApprovalDecision:
         deadline = time.monotonic() + timeout
         with self._cond:
             while question.request_id not in self._answers:
+                if cancel is not None and cancel.cancelled:
+                    return "abort"
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self._eof:
                     return "timed_out"
-                self._cond.wait(remaining)
+                self._cond.wait(min(remaining, 0.1))  # short waits: a cancel is noticed at once
             return self._answers.pop(question.request_id)
 
 

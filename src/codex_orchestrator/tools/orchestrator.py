@@ -155,7 +155,8 @@ class ToolOrchestrator:
             "approvalKey": key, **({"stageId": request.stage_id} if request.stage_id else {}),
         })
         if assessment.action == "reject":
-            return self._complete(request, tool_run_id, started, "rejected", [], {}, source,
+            status = "cancelled" if self.cancel.cancelled else "rejected"  # Ctrl-C at the approval prompt
+            return self._complete(request, tool_run_id, started, status, [], {}, source,
                                   "unsandboxed" if not sandboxed else "sandboxed", assessment.reason)
 
         attempts: list[ToolAttempt] = []
@@ -239,7 +240,7 @@ class ToolOrchestrator:
                 source, decision = "no-channel", "denied"
             else:
                 question = ApprovalQuestion(request_id, tool_run_id, command, str(cwd), reason, mode)
-                decision = self.asker.ask(question, float(self.config.get("approval_timeout_seconds")))
+                decision = self.asker.ask(question, float(self.config.get("approval_timeout_seconds")), self.cancel)
                 source = "prompt" if decision != "timed_out" else "timed-out"
                 self.approvals_prompted += 1
             if decision in ("approved_for_session", "approved_always"):
