@@ -55,16 +55,19 @@ def test_manifest_records_instructions_and_stages_get_the_file(repo: Repo, isola
 
 
 def test_status_watch_follows_a_run_to_its_end(repo: Repo) -> None:
-    repo.pipeline({"id": "a", "command": "sleep 0.6"}, {"id": "b", "command": "sleep 0.6"})
+    import threading
+    import time
+
+    repo.pipeline({"id": "a", "command": "while [ ! -e go ]; do sleep 0.05; done"}, {"id": "b", "command": "true"})
     proc = subprocess.Popen([*CLI, "start", "--format", "json"], cwd=repo.root, stdout=subprocess.DEVNULL)
     try:
-        import time
-
-        deadline = time.monotonic() + 20
-        while not (repo.root / ".runs").exists() and time.monotonic() < deadline:
+        deadline = time.monotonic() + 30
+        while not list((repo.root / ".runs").glob("*/cli/*/manifest.json")) and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.2)
-        watch = repo.run("status", "--watch", "--interval", "0.1", "--format", "json", timeout=30)
+        release = threading.Timer(1.0, (repo.root / "go").touch)
+        release.start()  # the run waits for this, so the watch sees it live first
+        watch = repo.run("status", "--watch", "--interval", "0.1", "--format", "json", timeout=60)
+        release.join()
     finally:
         proc.wait(timeout=30)
     lines = [json.loads(line) for line in watch.stdout.splitlines()]
