@@ -253,3 +253,10 @@ def test_shared_files_stay_bounded(tmp_path: Path) -> None:
     assert metrics["runs"][-1]["run_id"] == f"r{store.METRICS_KEEP_RUNS + 6:04d}"
     assert metrics["totals"]["runs"] == store.METRICS_KEEP_RUNS + 7
     assert metrics["totals"]["succeeded"] == metrics["totals"]["tool_runs"] == store.METRICS_KEEP_RUNS + 7
+
+
+def test_plan_never_echoes_secret_env_values(repo: Repo) -> None:
+    repo.pipeline({"id": "deploy", "command": "./deploy", "env": {"API_TOKEN": "s3cr3t", "REGION": "eu"}})
+    for fmt in ("text", "json"):
+        out = repo.run("plan", "--format", fmt).stdout
+        assert "s3cr3t" not in out and "[REDACTED]" in out and "eu" in out

@@ -173,8 +173,11 @@ def run_resume(args: argparse.Namespace) -> int:
 
 def _stage_dict(stage: Any) -> dict[str, Any]:
     from .._record import asdict
+    from ..redact import redact_env
 
     data = asdict(stage)
+    if data.get("env"):
+        data["env"] = redact_env(data["env"])  # a stage's env may carry a token: never echo it
     return {k: v for k, v in data.items() if v not in (None, {}, (), [], False) or k in ("id", "kind")}
 
 
@@ -205,6 +208,10 @@ def run_plan(args: argparse.Namespace) -> int:
             extras.append(f"timeout={stage.timeout:g}s")
         if stage.session:
             extras.append(f"session={stage.session.id}")
+        if stage.env:
+            from ..redact import redact_env
+
+            extras.extend(f"{name}={value}" for name, value in redact_env(stage.env).items())
         suffix = f"  [{', '.join(extras)}]" if extras else ""
         print(f"  {index}. {stage.id}: {stage.command}{suffix}")
     print("(nothing was run)")
