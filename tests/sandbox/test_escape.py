@@ -210,3 +210,22 @@ def test_builtin_allows_new_ptys_and_shared_memory(workspace: Workspace) -> None
     result = run(workspace.policy, [PYTHON, "-I", "-c", script], workspace.root, backend="builtin")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_enclosing_repository_git_stays_read_only_from_a_subfolder(tmp_path: Path, backend: str) -> None:
+    """cwd is a subfolder of a repo that lies under another writable root: the repo's `.git` is at no
+    writable root, yet it must stay read-only (the issue: ".git and the resolved git dir")."""
+    shared = tmp_path / "shared"  # a writable root, like /tmp, holding a checkout
+    repo = shared / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    sub = repo / "sub"
+    sub.mkdir()
+    policy = SandboxPolicy(SandboxMode.WORKSPACE_WRITE, writable_roots=(shared,), exclude_slash_tmp=True,
+                           exclude_tmpdir_env_var=True)
+    hook = run(policy, ["sh", "-c", "echo evil > ../.git/hooks-post-checkout"], sub, backend=backend)
+    head = run(policy, ["sh", "-c", "echo x >> ../.git/HEAD"], sub, backend=backend)
+    ok = run(policy, ["sh", "-c", "echo fine > ../notes.txt"], sub, backend=backend)
+    assert hook.returncode != 0 and head.returncode != 0 and ok.returncode == 0, (hook.stderr, head.stderr)
+    assert not (repo / ".git" / "hooks-post-checkout").exists()
+    assert (repo / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"

@@ -63,16 +63,15 @@ def _git_dirs(dot_git: Path) -> list[Path]:
 
 def build_layout(policy: SandboxPolicy, cwd: Path, env: Mapping[str, str]) -> FsLayout:
     writable = tuple(root for root in policy.resolved_writable_roots(cwd, env) if root.exists())
-    protected: list[Path] = []
-    for root in writable:
-        if not root.is_dir():
-            continue
-        candidates = [*_git_dirs(root / ".git")]
-        codex = root / ".codex"
-        if codex.exists():
-            candidates.append(Path(os.path.realpath(codex)))
-        for path in candidates:
-            # Outside every writable root a path is read-only already; no mount needed.
-            if path not in protected and _inside(path, writable):
-                protected.append(path)
+    roots = [root for root in writable if root.is_dir()]
+    dot_gits = [root / ".git" for root in roots]
+    # Also the repository the command runs in, found from cwd upwards: when cwd is a subfolder of
+    # a repo that lies under another writable root (a checkout in /tmp, say), its `.git` is at no root.
+    enclosing = next((folder / ".git" for folder in (cwd, *cwd.parents) if (folder / ".git").exists()), None)
+    if enclosing is not None:
+        dot_gits.append(enclosing)
+    candidates = [path for dot_git in dot_gits for path in _git_dirs(dot_git)]
+    candidates += [Path(os.path.realpath(root / ".codex")) for root in roots if (root / ".codex").exists()]
+    # Outside every writable root a path is read-only already; no mount needed.
+    protected = [path for path in dict.fromkeys(candidates) if _inside(path, writable)]
     return FsLayout(writable=writable, read_only=tuple(protected), network=not policy.network_blocked)
