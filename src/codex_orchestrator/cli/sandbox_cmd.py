@@ -28,15 +28,25 @@ def run_check(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(report, indent=2, default=str))
     else:
-        for key, value in report.items():
-            if isinstance(value, list | dict):
-                print(f"{key}:")
-                items = value.items() if isinstance(value, dict) else enumerate(value)
-                for sub_key, sub_value in items:
-                    print(f"  {sub_key}: {json.dumps(sub_value, default=str)}")
-            else:
-                print(f"{key}: {value}")
+        _print_report(report)
     return 0 if report.get("default") not in (None, "none") else EXIT_SANDBOX
+
+
+def _print_report(report: dict[str, object]) -> None:
+    """One block per backend: usable or not and why, then what a real escape attempt did per mode."""
+    print(f"kernel {report.get('kernel')} · Landlock ABI {report.get('landlock_abi')} · "
+          f"user namespaces {'yes' if report.get('user_namespaces') else 'no'}")
+    backends = report.get("backends")
+    for name, info in (backends.items() if isinstance(backends, dict) else []):
+        mark = "ok " if info.get("available") else "n/a"
+        version = f" {info['version']}" if info.get("version") else ""
+        print(f"[{mark}] {name}{version}: {info.get('detail', '')}")
+        verified = info.get("verified") or {}
+        for mode, outcome in verified.items():
+            attempts = outcome.get("attempts", {})
+            tried = ", ".join(f"{what} {'allowed' if allowed else 'blocked'}" for what, allowed in attempts.items())
+            print(f"      {mode}: {'enforced' if outcome.get('ok') else 'NOT enforced'} ({tried})")
+    print(f"default: {report.get('default')} ({report.get('default_reason')})")
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
