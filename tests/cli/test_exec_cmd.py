@@ -219,3 +219,13 @@ def test_human_view_on_a_terminal(tmp_path: Path) -> None:
     text = output.decode(errors="replace")
     assert proc.returncode == 0
     assert "live-output" in text and "succeeded in" in text and '"type"' not in text
+
+
+def test_full_auto_overrides_global_choices(tmp_path: Path, isolated_home: Path) -> None:
+    (isolated_home / ".codex" / "config.toml").write_text('approval_policy = "untrusted"\nsandbox_mode = "read-only"\n')
+    result = run_cli("exec", "--json", "--full-auto", "--", "sh", "-c", "echo x > f", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads(Path(json.loads(result.stdout)["run"]["manifest"]).read_text())
+    assert (manifest["approval_policy"], manifest["sandbox_mode"]) == ("on-request", "workspace-write")
+    assert manifest["config_sources"]["approval_policy"] == "flag"
+    assert (tmp_path / "f").exists()

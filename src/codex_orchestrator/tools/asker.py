@@ -74,26 +74,28 @@ class TtyAsker:
             "y": "approved", "s": "approved_for_session", "a": "approved_always", "n": "denied", "": "denied",
         }
         deadline = time.monotonic() + timeout
-        with open(self._tty_path, "r+", encoding="utf-8", errors="replace") as tty:
-            tty.write(
+        # A raw descriptor, not a text file: a terminal is not seekable, and `r+` text files need to be.
+        fd = os.open(self._tty_path, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+        try:
+            os.write(fd, (
                 f"\n\033[1mApproval needed\033[0m\n  command: {question.command}\n  cwd:     {question.cwd}\n"
                 f"  reason:  {question.reason}\n  sandbox: {question.sandbox_mode}\n"
                 "  [y] approve once  [s] approve for this session  [a] approve always  [n] deny: "
-            )
-            tty.flush()
+            ).encode())
             while True:
                 # Wait for a line, the deadline, or Ctrl-C (which cancels the run, not just the prompt).
-                waiting = [tty.fileno()] if cancel is None else [tty.fileno(), cancel.fileno()]
+                waiting = [fd] if cancel is None else [fd, cancel.fileno()]
                 ready, _, _ = select.select(waiting, [], [], max(0.0, deadline - time.monotonic()))
                 if cancel is not None and cancel.cancelled:
                     return "abort"
                 if not ready:
                     return "timed_out"
-                answer = tty.readline().strip().lower()[:1]
+                answer = os.read(fd, 1024).decode(errors="replace").strip().lower()[:1]
                 if answer in answers:
                     return answers[answer]
-                tty.write("  please answer y, s, a or n: ")
-                tty.flush()
+                os.write(fd, b"  please answer y, s, a or n: ")
+        finally:
+            os.close(fd)
 
 
 class StdinAsker:
