@@ -229,3 +229,24 @@ def test_full_auto_overrides_global_choices(tmp_path: Path, isolated_home: Path)
     assert (manifest["approval_policy"], manifest["sandbox_mode"]) == ("on-request", "workspace-write")
     assert manifest["config_sources"]["approval_policy"] == "flag"
     assert (tmp_path / "f").exists()
+
+
+def test_terminal_view_never_glues_a_status_line_to_partial_output(tmp_path: Path) -> None:
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([*CLI, "exec", "--", "printf", "no-newline"], cwd=tmp_path, stdin=slave, stdout=slave,
+                            stderr=slave, start_new_session=True)
+    os.close(slave)
+    output = b""
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        output += data
+    proc.wait(timeout=30)
+    os.close(master)
+    assert b"no-newline\r\n" in output, output

@@ -97,6 +97,8 @@ def test_subpipelines_link_both_ways(repo: Repo) -> None:
     assert parent["commands"][1]["child_run_id"] == child["run_id"]
     for manifest in (parent, child):
         assert_valid_manifest(manifest)
+    latest = json.loads(repo.run("status", "--format", "json").stdout)  # the top-level run, not the child
+    assert latest["run_id"] == parent["run_id"] and latest["child_runs"][0]["run_id"] == child["run_id"]
 
 
 def test_subpipeline_cycle_rejected_before_running(repo: Repo) -> None:

@@ -262,8 +262,7 @@ def _print_status(view: dict[str, Any]) -> None:
     if view["status_detail"]:
         print(f"  {view['status_detail']}")
     for stage in view["stages"]:
-        summary = f"  {stage['summary']}" if stage["summary"] else ""
-        print(f"  - {stage['id']}: {stage['status']}{summary}")
+        print(f"  - {stage['id']}: {stage['summary'] or stage['status']}")
 
 
 def run_status(args: argparse.Namespace) -> int:

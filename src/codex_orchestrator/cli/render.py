@@ -22,12 +22,15 @@ class HumanView:
         self.out = out or sys.stderr
         self.color = self.out.isatty() and "NO_COLOR" not in os.environ
         self.show_output = show_output
-        self.total_stages = 0
+        self._mid_line = False  # the command's last output did not end a line
 
     def _style(self, text: str, code: str) -> str:
         return f"\033[{code}m{text}\033[0m" if self.color else text
 
     def _line(self, text: str) -> None:
+        if self._mid_line:  # do not glue a status line to a command's unfinished last line
+            self.out.write("\n")
+            self._mid_line = False
         self.out.write(text + "\n")
         self.out.flush()
 
@@ -46,6 +49,7 @@ class HumanView:
             data = b64decode(p["data"]) if p.get("encoding") == "base64" else p["data"].encode("utf-8")
             self.out.flush()
             _write(2 if p["stream"] == "stderr" else 1, data)
+            self._mid_line = not data.endswith(b"\n")
         elif kind == "approval:request":
             self._line(self._style(f"? approval needed for `{' '.join(p['command'])}`: {p['reason']}", "33"))
         elif kind == "approval:decision":

@@ -100,11 +100,17 @@ class RunStore:
         raise NotFoundError(f"run {run_id} not found under {self.root / '.runs'}")
 
     def latest(self, task_id: str) -> RunPaths:
+        """The task's most recent top-level run (a subpipeline's child run is not one)."""
         cli_dir = self.root / ".runs" / validate_task_id(task_id) / "cli"
-        runs = sorted(p.name for p in cli_dir.iterdir()) if cli_dir.is_dir() else []
-        if not runs:
-            raise NotFoundError(f"task {task_id} has no runs under {self.root / '.runs'}")
-        return RunPaths(self.root, task_id, runs[-1])
+        runs = sorted((p.name for p in cli_dir.iterdir()), reverse=True) if cli_dir.is_dir() else []
+        for run_id in runs:
+            paths = RunPaths(self.root, task_id, run_id)
+            try:
+                if read_manifest_dict(paths).get("parent_run_id") is None:
+                    return paths
+            except (OSError, ValueError, NotFoundError):
+                continue  # a run dir whose manifest is not written yet
+        raise NotFoundError(f"task {task_id} has no runs under {self.root / '.runs'}")
 
     @staticmethod
     def read_token(paths: RunPaths) -> str:
