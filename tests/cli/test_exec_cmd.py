@@ -250,3 +250,16 @@ def test_terminal_view_never_glues_a_status_line_to_partial_output(tmp_path: Pat
     proc.wait(timeout=30)
     os.close(master)
     assert b"no-newline\r\n" in output, output
+
+
+def test_one_argument_with_spaces_is_a_shell_line(tmp_path: Path) -> None:
+    result = run_cli("exec", "--json", "--", "echo a && echo b | tr b c", cwd=tmp_path)
+    assert json.loads(result.stdout)["outputs"]["stdoutTail"] == "a\nc\n"
+    session = run_cli("exec", "--json", "--session", "s", "--", "cd / && pwd", cwd=tmp_path)
+    assert json.loads(session.stdout)["outputs"]["stdoutTail"] == "/\n"
+
+
+def test_an_exec_run_cannot_be_resumed(tmp_path: Path) -> None:
+    failed = json.loads(run_cli("exec", "--json", "--", "false", cwd=tmp_path).stdout)
+    result = run_cli("resume", "--run", failed["run"]["id"], cwd=tmp_path)
+    assert result.returncode == 2 and "only pipeline runs can be resumed" in result.stderr

@@ -23,6 +23,7 @@ output modes:
 
 examples:
   codex-orchestrator exec -- pytest -q
+  codex-orchestrator exec -- 'cd web && npm test'     (one argument with spaces: a shell command line)
   codex-orchestrator exec --jsonl --sandbox read-only -- git status
   codex-orchestrator exec --json --output-schema schema.json -- ./report.py
   echo '{"type":"approval:response","requestId":"...","decision":"approved"}' | \\
@@ -114,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
         command = command[1:]
     if not command:
         raise UsageError("exec needs a command after `--`, e.g. `codex-orchestrator exec -- make test`")
+    shell_line: str | None = None
+    if len(command) == 1 and any(c.isspace() for c in command[0]):
+        shell_line = command[0]  # one quoted argument with spaces is a shell command line: `exec -- 'a && b'`
     if args.jsonl and args.json:
         raise UsageError("--jsonl and --json are different output modes; choose one")
     if args.session is not None and args.pty is False:
@@ -126,10 +130,10 @@ def run(args: argparse.Namespace) -> int:
     if not cwd.is_dir():
         raise UsageError(f"--cwd {args.cwd}: not a directory")
     fmt = "jsonl" if args.jsonl else "json" if args.json else ("text" if sys.stdin.isatty() else "jsonl")
-    return _run(args, command, env, cwd, fmt, validator)
+    return _run(args, shell_line if shell_line is not None else command, env, cwd, fmt, validator)
 
 
-def _run(args: argparse.Namespace, command: list[str], env: dict[str, str], cwd: Path, fmt: str,
+def _run(args: argparse.Namespace, command: list[str] | str, env: dict[str, str], cwd: Path, fmt: str,
          validator: Any) -> int:
     from ..exec.cancel import CancelToken
     from ..runs.active import ActiveRun
@@ -149,7 +153,7 @@ def _run(args: argparse.Namespace, command: list[str], env: dict[str, str], cwd:
         from .render import HumanView
 
         subscribers.append(HumanView())
-    display = " ".join(command)
+    display = command if isinstance(command, str) else " ".join(command)
     record = CommandRecord(index=1, id="exec", title="exec", kind="command", command=display, status="pending")
     run_ = ActiveRun.create(
         config=config, task_id=task_id(args, config), pipeline=PipelineRef("exec", "exec", "exec"), cwd=cwd,

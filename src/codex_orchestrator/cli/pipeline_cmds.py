@@ -155,6 +155,8 @@ def run_resume(args: argparse.Namespace) -> int:
         return 0
     if status in ("queued", "in_progress"):
         raise UsageError(f"run {args.run} is still running (pid {manifest.get('pid')}); wait for it or stop it")
+    if manifest["pipeline"].get("source") == "exec":
+        raise UsageError(f"run {args.run} is an `exec` run: only pipeline runs can be resumed; run the command again")
     if manifest.get("parent_run_id"):
         raise UsageError(f"run {args.run} is a child run; resume its parent {manifest['parent_run_id']} instead")
     runner.task_id = paths.task_id
