@@ -187,7 +187,8 @@ class ToolOrchestrator:
                     state = "denied"
                     status = "denied"
                     if self.policy not in ESCALATE_ON_DENIAL or self.cancel.cancelled:
-                        message = f"the sandbox denied the command (approval_policy={self.policy} does not escalate)"
+                        message = (f"the sandbox denied the command (approval_policy={self.policy} does not escalate; "
+                                   "with on-failure you are asked to rerun it outside the sandbox)")
                         break
                     if not approved_before_run:
                         reason = "the sandbox denied the command; run it again outside the sandbox?"
