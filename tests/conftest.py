@@ -72,3 +72,37 @@ def run_cli(*args: str, cwd: Path, input: str | None = None, env: Mapping[str, s
 
 def events(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def run_on_terminal(*args: str, cwd: Path, answer: bytes | None = None, prompt: bytes = b"[n] deny",
+                    timeout: float = 30) -> tuple[int, str]:
+    """Run the CLI on a real pseudo-terminal (its stdin, stdout, stderr and controlling tty).
+
+    When `answer` is given it is typed once `prompt` appears. Returns (exit code, everything shown).
+    """
+    import pty
+    import select
+    import time
+
+    pid, master = pty.fork()
+    if pid == 0:  # the child becomes the CLI
+        os.chdir(cwd)
+        os.execv(CLI[0], [*CLI, *args])
+    screen = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # EIO: the terminal hung up, the CLI is done
+                break
+            if not data:
+                break
+            screen += data
+        if answer is not None and prompt in screen:
+            os.write(master, answer)
+            answer = None
+    _, status = os.waitpid(pid, 0)
+    os.close(master)
+    return os.waitstatus_to_exitcode(status), screen.decode(errors="replace")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import CLI, events, run_cli
+from ..conftest import CLI, events, run_cli, run_on_terminal
 from ..foundation.schema_check import assert_valid_manifest
 
 
@@ -198,27 +198,9 @@ def test_human_view_on_request(tmp_path: Path) -> None:
 
 def test_human_view_on_a_terminal(tmp_path: Path) -> None:
     """On a real terminal (stdin a TTY), exec shows live output and a final status line."""
-    import pty
-
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([*CLI, "exec", "--", "sh", "-c", "echo live-output"], cwd=tmp_path,
-                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
-    os.close(slave)
-    output = b""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            data = os.read(master, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        output += data
-    proc.wait(timeout=30)
-    os.close(master)
-    text = output.decode(errors="replace")
-    assert proc.returncode == 0
-    assert "live-output" in text and "succeeded in" in text and '"type"' not in text
+    code, screen = run_on_terminal("exec", "--", "sh", "-c", "echo live-output", cwd=tmp_path)
+    assert code == 0
+    assert "live-output" in screen and "succeeded in" in screen and '"type"' not in screen
 
 
 def test_full_auto_overrides_global_choices(tmp_path: Path, isolated_home: Path) -> None:
@@ -232,24 +214,8 @@ def test_full_auto_overrides_global_choices(tmp_path: Path, isolated_home: Path)
 
 
 def test_terminal_view_never_glues_a_status_line_to_partial_output(tmp_path: Path) -> None:
-    import pty
-
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([*CLI, "exec", "--", "printf", "no-newline"], cwd=tmp_path, stdin=slave, stdout=slave,
-                            stderr=slave, start_new_session=True)
-    os.close(slave)
-    output = b""
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        output += data
-    proc.wait(timeout=30)
-    os.close(master)
-    assert b"no-newline\r\n" in output, output
+    code, screen = run_on_terminal("exec", "--", "printf", "no-newline", cwd=tmp_path)
+    assert code == 0 and "no-newline\r\n" in screen, screen
 
 
 def test_one_argument_with_spaces_is_a_shell_line(tmp_path: Path) -> None:

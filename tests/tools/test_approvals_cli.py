@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..conftest import CLI, events, run_cli
+from ..conftest import CLI, events, run_cli, run_on_terminal
 
 
 def _read_event(proc: subprocess.Popen[str], wanted: str, timeout: float = 30) -> dict[str, Any]:
@@ -137,45 +137,15 @@ def test_cancel_while_waiting_for_an_approval(tmp_path: Path) -> None:
     assert proc.returncode == 143 and not (tmp_path / "x").exists()
 
 
-def _run_on_terminal(tmp_path: Path, args: list[str], answer: bytes) -> tuple[int, str]:
-    """Run the CLI on a real pseudo-terminal (its controlling tty), answer the prompt, return (code, screen)."""
-    import os
-    import pty
-
-    pid, master = pty.fork()
-    if pid == 0:  # the child: the CLI, with the terminal as stdin/stdout/stderr and controlling tty
-        os.chdir(tmp_path)
-        os.execv(CLI[0], [*CLI, *args])
-    screen = b""
-    answered = False
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                data = os.read(master, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            screen += data
-        if not answered and b"[n] deny" in screen:
-            os.write(master, answer)
-            answered = True
-    _, status = os.waitpid(pid, 0)
-    os.close(master)
-    return os.waitstatus_to_exitcode(status), screen.decode(errors="replace")
-
-
 def test_terminal_prompt_approves_once(tmp_path: Path) -> None:
-    code, screen = _run_on_terminal(tmp_path, ["exec", "--approval-policy", "untrusted", "--", "touch", "made"],
-                                    b"y\n")
+    code, screen = run_on_terminal("exec", "--approval-policy", "untrusted", "--", "touch", "made", cwd=tmp_path,
+                                   answer=b"y\n")
     assert "Approval needed" in screen and "touch made" in screen and str(tmp_path) in screen
     assert "sandbox: workspace-write" in screen
     assert code == 0 and (tmp_path / "made").exists(), screen
 
 
 def test_terminal_prompt_deny(tmp_path: Path) -> None:
-    code, screen = _run_on_terminal(tmp_path, ["exec", "--approval-policy", "untrusted", "--", "touch", "made"],
-                                    b"n\n")
+    code, screen = run_on_terminal("exec", "--approval-policy", "untrusted", "--", "touch", "made", cwd=tmp_path,
+                                   answer=b"n\n")
     assert code == 77 and not (tmp_path / "made").exists(), screen
