@@ -74,3 +74,17 @@ def test_status_watch_follows_a_run_to_its_end(repo: Repo) -> None:
     assert len(lines) >= 2
     assert lines[0]["status"] == "in_progress"
     assert lines[-1]["status"] == "succeeded"
+
+
+def test_live_view_indents_child_runs(repo: Repo) -> None:
+    from ..conftest import run_on_terminal
+
+    repo.config({"pipelines": [
+        {"id": "main", "stages": [{"kind": "subpipeline", "id": "build", "pipeline": "child"},
+                                  {"id": "after", "command": "true"}]},
+        {"id": "child", "stages": [{"id": "build", "command": "echo inner"}]},  # same id and index on purpose
+    ], "defaultPipeline": "main"})
+    code, screen = run_on_terminal("start", cwd=repo.root)
+    assert code == 0, screen
+    assert "  ▶ [1] build: echo inner" in screen  # the child's stage, indented
+    assert "\n▶ [2] after" in screen.replace("\r", "").replace("\x1b[1m", "")  # back at the top level

@@ -23,6 +23,7 @@ class HumanView:
         self.color = self.out.isatty() and "NO_COLOR" not in os.environ
         self.show_output = show_output
         self._mid_line = False  # the command's last output did not end a line
+        self._open_subpipelines: list[tuple[str, int]] = []  # (stageId, index) of each enclosing subpipeline
 
     def _style(self, text: str, code: str) -> str:
         return f"\033[{code}m{text}\033[0m" if self.color else text
@@ -42,7 +43,10 @@ class HumanView:
                                    f"{p['approvalPolicy']} / {p['sandboxMode']}", "2"))
         elif kind == "stage:start":
             command = f": {p['command']}" if p.get("command") else ""
-            self._line(self._style(f"▶ [{p['index']}] {p['title']}{command}", "1"))
+            indent = "  " * len(self._open_subpipelines)
+            self._line(self._style(f"{indent}▶ [{p['index']}] {p['title']}{command}", "1"))
+            if p["kind"] == "subpipeline":  # the child run's stages follow, until this stage ends
+                self._open_subpipelines.append((p["stageId"], p["index"]))
         elif kind == "exec:chunk" and self.show_output:
             from base64 import b64decode
 
@@ -57,9 +61,13 @@ class HumanView:
         elif kind == "tool:retry":
             self._line(self._style(f"↻ attempt {p['attempt']} in {p['delayMs']} ms: {p['reason']}", "33"))
         elif kind == "stage:end":
+            ends_subpipeline = "childRunId" in p or p["status"] == "skipped"  # a command stage has neither
+            if ends_subpipeline and self._open_subpipelines[-1:] == [(p["stageId"], p["index"])]:
+                self._open_subpipelines.pop()
             ok = p["status"] in ("succeeded", "skipped")
             mark = self._style("✓", "32") if ok else self._style("✗", "31")
-            self._line(f"{mark} [{p['index']}] {p['stageId']} {p['summary']} ({p['durationMs'] / 1000:.2f} s)")
+            self._line(f"{'  ' * len(self._open_subpipelines)}{mark} [{p['index']}] {p['stageId']} {p['summary']} "
+                       f"({p['durationMs'] / 1000:.2f} s)")
         elif kind == "run:summary":
             ok = p["status"] == "succeeded"
             text = (f"{p['status']} in {p['result']['durationMs'] / 1000:.2f} s · run {p['run']['id']} · "
