@@ -153,8 +153,14 @@ def _run(args: argparse.Namespace, command: list[str] | str, env: dict[str, str]
         from .render import HumanView
 
         subscribers.append(HumanView())
-    display = command if isinstance(command, str) else " ".join(command)
-    record = CommandRecord(index=1, id="exec", title="exec", kind="command", command=display, status="pending")
+    request = ToolRequest(
+        tool="exec", command=command, cwd=cwd, env=env, escalate=args.escalate,
+        justification=args.justification, pty=bool(args.pty) or args.session is not None,
+        session_id=args.session, timeout=args.timeout,
+        capture_stdout=STRUCTURED_LIMIT if validator is not None else 0,
+    )
+    record = CommandRecord(index=1, id="exec", title="exec", kind="command", command=request.display,
+                           status="pending")
     run_ = ActiveRun.create(
         config=config, task_id=task_id(args, config), pipeline=PipelineRef("exec", "exec", "exec"), cwd=cwd,
         commands=[record], approval_policy=config.get("approval_policy"), sandbox_mode=config.get("sandbox_mode"),
@@ -163,24 +169,15 @@ def _run(args: argparse.Namespace, command: list[str] | str, env: dict[str, str]
     cancel = CancelToken()
     orchestrator = ToolOrchestrator(config, run_.bus, cancel=cancel, asker=choose_asker(args.approvals),
                                     sequence=run_.next_sequence)
-    log_path = run_.paths.command_log(1, "exec")
-    request = ToolRequest(
-        tool="exec", command=command, cwd=cwd, env={**run_.instructions_env, **env}, escalate=args.escalate,
-        justification=args.justification, pty=bool(args.pty) or args.session is not None,
-        session_id=args.session, timeout=args.timeout, log_path=log_path,
-        capture_stdout=STRUCTURED_LIMIT if validator is not None else 0,
-    )
+    log_path = request.log_path = run_.paths.command_log(1, "exec")
+    request.env = {**run_.instructions_env, **env}
     restore = install_signal_handlers(cancel)
     run_.start()
     record.status, record.started_at, record.log_path = "running", run_.manifest.started_at, str(log_path)
     try:
         result = orchestrator.invoke(request)
     except BaseException as exc:
-        from ..errors import OrchestratorError
-
-        message = str(exc) or type(exc).__name__
-        code = exc.exit_code if isinstance(exc, OrchestratorError) else 70
-        run_.bus.publish("run:error", {"message": message, "code": code})
+        message, code = run_.record_error(exc)
         run_.finish(run_.summary("failed", message, exit_code=code))
         raise
     finally:

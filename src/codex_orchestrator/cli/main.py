@@ -82,8 +82,8 @@ def _terminal_width() -> int:
 
 
 def _command_of(args: list[str]) -> str | None:
-    first = next((arg for arg in args if not arg.startswith("-")), None)
-    return first if first in COMMAND_MODULES and args and args[0] == first else None
+    """The command being run: the first argument, when it names one."""
+    return args[0] if args and args[0] in COMMAND_MODULES else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._record import field, record
-from ..errors import EXIT_INTERNAL, ConfigError, OrchestratorError, UsageError
+from ..errors import ConfigError, UsageError
 from ..events.bus import Subscriber
 from ..events.protocol import RunStatus, StageEnd
 from ..runs.active import ActiveRun
@@ -118,9 +118,7 @@ class PipelineRunner:
                     status, detail = "failed", f"stage {stage.id!r} failed: {end['summary']}"
                     break
         except BaseException as exc:  # record why, then let the CLI report it
-            status, detail = "failed", str(exc) or type(exc).__name__
-            code = exc.exit_code if isinstance(exc, OrchestratorError) else EXIT_INTERNAL
-            run.bus.publish("run:error", {"message": detail, "code": code})
+            status, (detail, _) = "failed", run.record_error(exc)
             raise
         finally:
             if self.cancel.cancelled:

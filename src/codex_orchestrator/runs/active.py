@@ -164,6 +164,15 @@ class ActiveRun:
                         "toolRuns": m.metrics.tool_runs},
         }
 
+    def record_error(self, exc: BaseException) -> tuple[str, int]:
+        """Publish `run:error` for a failure of the orchestrator itself; returns (message, exit code)."""
+        from ..errors import EXIT_INTERNAL, OrchestratorError
+
+        message = str(exc) or type(exc).__name__
+        code = exc.exit_code if isinstance(exc, OrchestratorError) else EXIT_INTERNAL
+        self.bus.publish("run:error", {"message": message, "code": code})
+        return message, code
+
     def finish(self, summary: RunSummary) -> None:
         """Publish run:summary (the manifest and run-summary.json follow it), record metrics, close."""
         m = self.manifest

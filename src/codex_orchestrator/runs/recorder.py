@@ -16,7 +16,7 @@ from .._files import write_json_atomic
 from ..events.bus import utc_timestamp
 from ..events.protocol import Envelope
 from .manifest import ChildRunRecord, Manifest
-from .store import RunPaths, RunStore
+from .store import RunPaths, RunStore, process_alive
 
 _IGNORED = frozenset({"exec:chunk", "exec:begin", "exec:end", "tool:retry", "approval:request"})
 
@@ -142,8 +142,6 @@ class ManifestRecorder:
 
 def effective_status(manifest: dict[str, Any], now: float | None = None) -> tuple[str, str | None]:
     """The status to report: a live-looking run whose process is gone is `interrupted`."""
-    from .store import process_alive
-
     status = manifest.get("status", "queued")
     if status not in ("queued", "in_progress"):
         return status, manifest.get("status_detail")
