@@ -52,3 +52,17 @@ def test_child_env_overrides_win() -> None:
     env = child_env({"LANG": "fr_FR.UTF-8"}, {"LANG": "de_DE.UTF-8", "PAGER": "less", "TERM": "vt100"},
                     pty=False)
     assert (env["LANG"], env["PAGER"], env["TERM"]) == ("de_DE.UTF-8", "less", "vt100")
+
+
+def test_wait_returns_at_once_when_cancelled() -> None:
+    import threading
+    import time
+
+    from codex_orchestrator.exec.cancel import CancelToken
+
+    token = CancelToken()
+    assert token.wait(0.01) is False
+    threading.Timer(0.1, token.cancel).start()
+    started = time.monotonic()
+    assert token.wait(30) is True
+    assert time.monotonic() - started < 10  # woken by the cancel, not the 30 s timeout

@@ -28,6 +28,14 @@ class CancelToken:
         with contextlib.suppress(BlockingIOError, OSError):
             os.write(self._write_fd, b"x")
 
+    def wait(self, timeout: float) -> bool:
+        """Sleep up to `timeout` seconds; returns True (at once) if cancelled meanwhile."""
+        import select
+
+        if not self.cancelled:
+            select.select([self._read_fd], [], [], timeout)
+        return self.cancelled
+
     def fileno(self) -> int:
         """Read end of the self-pipe: readable once `cancel` was called (it stays readable)."""
         return self._read_fd

@@ -209,7 +209,7 @@ class ToolOrchestrator:
                                                     "delayMs": delay,
                                                     "reason": f"exit code {attempt.exit_code} is declared transient",
                                                     "sandboxState": state})
-                    if _sleep_unless_cancelled(self.cancel, delay / 1000):
+                    if self.cancel.wait(delay / 1000):
                         status = "cancelled"
                         break
                     continue
@@ -469,13 +469,3 @@ class _AttemptRecord:
         self.denied = denied
         self.running = running
         self.exit_code = exit_code
-
-
-def _sleep_unless_cancelled(token: CancelToken, seconds: float) -> bool:
-    """Sleep for `seconds`; returns True (at once) if the run is cancelled meanwhile."""
-    import select
-
-    if token.cancelled:
-        return True
-    ready, _, _ = select.select([token], [], [], seconds)
-    return bool(ready) or token.cancelled
