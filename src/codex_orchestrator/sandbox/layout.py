@@ -72,6 +72,7 @@ def build_layout(policy: SandboxPolicy, cwd: Path, env: Mapping[str, str]) -> Fs
         dot_gits.append(enclosing)
     candidates = [path for dot_git in dot_gits for path in _git_dirs(dot_git)]
     candidates += [Path(os.path.realpath(root / ".codex")) for root in roots if (root / ".codex").exists()]
+    candidates += [Path(os.path.realpath(path)) for path in policy.protected_paths if os.path.lexists(path)]
     # Outside every writable root a path is read-only already; no mount needed.
     protected = [path for path in dict.fromkeys(candidates) if _inside(path, writable)]
     return FsLayout(writable=writable, read_only=tuple(protected), network=not policy.network_blocked)

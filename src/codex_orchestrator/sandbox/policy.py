@@ -28,6 +28,9 @@ class SandboxPolicy:
     network_access: bool = False
     exclude_tmpdir_env_var: bool = False
     exclude_slash_tmp: bool = False
+    # Paths the orchestrator itself writes (the run store) that must stay read-only inside the sandbox
+    # even though they lie in a writable root: a command must not forge its own records.
+    protected_paths: tuple[Path, ...] = ()
 
     def resolved_writable_roots(self, cwd: Path, env: Mapping[str, str]) -> list[Path]:
         """The directories a command may write below, absolute, symlinks resolved, without duplicates.
