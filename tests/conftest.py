@@ -13,6 +13,12 @@ from typing import Any
 import pytest
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--require-sandbox", action="store_true", default=False,
+                     help="fail (instead of skipping) the sandbox tests when a backend does not work here; "
+                          "implied by CI=true")
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """No test may read or write the developer's ~/.codex or ~/.codex-orchestrator."""

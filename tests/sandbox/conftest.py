@@ -19,16 +19,35 @@ from codex_orchestrator.sandbox.spawn import backend_status
 PYTHON = sys.executable if os.access(sys.executable, os.X_OK) else (shutil.which("python3") or sys.executable)
 
 
-def require_backend(name: str) -> None:
+def sandbox_required(config: pytest.Config | None = None) -> bool:
+    """In CI (or with --require-sandbox) a missing backend is a failure: a security test never skips silently."""
+    flag = bool(config.getoption("--require-sandbox", default=False)) if config is not None else False
+    return flag or os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_backend(name: str, config: pytest.Config | None = None) -> None:
     usable, reason = backend_status(name)
-    if not usable:
-        pytest.skip(f"sandbox backend {name} unusable here: {reason}")
+    if usable:
+        return
+    message = f"sandbox backend {name} unusable here: {reason}"
+    if sandbox_required(config):
+        pytest.fail(message + " (CI=true / --require-sandbox: the escape suite must run, not skip)")
+    pytest.skip(message)
+
+
+def require_program(name: str, config: pytest.Config | None = None) -> None:
+    """A tool an escape test uses (mount, nsenter): missing in CI is a failure, elsewhere a skip."""
+    if shutil.which(name) is not None:
+        return
+    if sandbox_required(config):
+        pytest.fail(f"{name} is not installed: this escape test must run in CI")
+    pytest.skip(f"needs {name}")
 
 
 @pytest.fixture(params=["builtin", "bwrap"])
 def backend(request: pytest.FixtureRequest) -> str:
     name: str = request.param
-    require_backend(name)
+    require_backend(name, request.config)
     return name
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
 import socket
 import uuid
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import pytest
 
 from codex_orchestrator.sandbox import SandboxMode, SandboxPolicy, is_likely_denial
 
-from .conftest import PYTHON, Workspace, require_backend, run
+from .conftest import PYTHON, Workspace, require_backend, require_program, run
 
 ESCAPES = {
     "outside": 'echo x > "$OUTSIDE/escaped"',
@@ -156,8 +155,8 @@ def test_private_loopback_works_inside(workspace: Workspace, backend: str) -> No
     assert result.stdout.strip() == "ok"
 
 
-@pytest.mark.skipif(shutil.which("mount") is None, reason="needs mount(8)")
-def test_cannot_remount_git_read_write(workspace: Workspace, backend: str) -> None:
+def test_cannot_remount_git_read_write(workspace: Workspace, backend: str, request: pytest.FixtureRequest) -> None:
+    require_program("mount", request.config)
     git = workspace.root / ".git"
     script = (f'mount -o remount,rw "{git}"; mount -o remount,bind,rw "{git}"; umount "{git}";'
               f' echo x > "{git}/new"')
@@ -166,9 +165,9 @@ def test_cannot_remount_git_read_write(workspace: Workspace, backend: str) -> No
     assert not (git / "new").exists()
 
 
-@pytest.mark.skipif(shutil.which("nsenter") is None, reason="needs nsenter(1)")
 def test_cannot_setns_back_to_host_network(workspace: Workspace, backend: str,
-                                           listener: socket.socket) -> None:
+                                           listener: socket.socket, request: pytest.FixtureRequest) -> None:
+    require_program("nsenter", request.config)
     argv = ["nsenter", "--net=/proc/1/ns/net", *connect_argv(listener)]
     result = run(workspace.policy, argv, workspace.root, backend=backend)
     assert result.returncode != 0
