@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 REDACTED = "[REDACTED]"
 
 _SECRET_NAME = re.compile(
-    r"(?i)(^|[_\-.])(api[_\-]?key|key|token|secret|passw(or)?d|pwd|credential|auth|session|cookie|private)"
+    r"(?i)(^|[_\-.])(api[_\-]?key|key|token|secret|passw(or)?d|passphrase|pwd|credential|authorization|auth|bearer|session|cookie|private)"
     r"([_\-.]|s?$)"
 )
 
@@ -28,3 +29,17 @@ def is_secret_name(name: str) -> bool:
 
 def redact_env(env: Mapping[str, str]) -> dict[str, str]:
     return {name: (REDACTED if is_secret_name(name) else value) for name, value in env.items()}
+
+
+def redact_tree(value: Any) -> Any:
+    """A copy of a config value (tables within tables) with every secret-named entry's value replaced.
+
+    Used for tables such as `otel` (exporter headers carry bearer tokens) and
+    `shell_environment_policy.set`, so that `config show` never prints a credential.
+    """
+    if isinstance(value, Mapping):
+        return {name: (REDACTED if isinstance(name, str) and is_secret_name(name) and not isinstance(item, Mapping)
+                       else redact_tree(item)) for name, item in value.items()}
+    if isinstance(value, list):
+        return [redact_tree(item) for item in value]
+    return value

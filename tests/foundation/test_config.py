@@ -33,7 +33,7 @@ def test_defaults(repo: Repo) -> None:
         ("untrusted", "never", None, None, "untrusted", "codex"),  # repo may not loosen it
         ("untrusted", "never", "on-failure", None, "on-failure", "env"),
         ("untrusted", "never", "on-failure", "never", "never", "flag"),
-        (None, "never", None, None, "never", "repo"),
+        (None, "never", None, None, "on-request", "default"),  # nothing set by the user: the default holds
         (None, None, "untrusted", None, "untrusted", "env"),
     ],
 )

@@ -11,8 +11,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "config", help="show the effective configuration", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Configuration precedence, highest first: flags > CODEX_ORCHESTRATOR_* environment > repo "
                     "config (codex.orchestrator.json or config/orchestrator.json) > $CODEX_HOME/config.toml > "
-                    "defaults. A repo config may tighten, never loosen, your global Codex approval policy, "
-                    "sandbox mode and network access. See docs/configuration.md.",
+                    "defaults. A repo config may only tighten (docs/security.md): a looser value is refused "
+                    "with a note, unless config.toml marks the project trusted. See docs/configuration.md.",
+        epilog="examples:\n  codex-orchestrator config show\n  codex-orchestrator config show --format json",
     )
     actions = p.add_subparsers(title="actions", metavar="ACTION")
     show = actions.add_parser("show", help="print every effective value with its source")
@@ -24,22 +25,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from ..redact import redact_tree
     from .common import load_config
 
     config = load_config(args)
-    rows = [{"key": s.key, "value": s.value, "source": s.source, **({"note": s.note} if s.note else {})}
+    rows = [{"key": s.key, "value": redact_tree(s.value), "source": s.source, **({"note": s.note} if s.note else {})}
             for s in config.settings.values()]
     if args.format == "json":
         print(json.dumps({
             "repo_root": str(config.repo_root),
             "repo_config": str(config.repo_config_path) if config.repo_config_path else None,
             "codex_config": str(config.codex_config_path),
+            "project_trusted": config.project_trusted,
             "settings": rows,
         }, indent=2))
         return 0
     print(f"repo root:    {config.repo_root}")
     print(f"repo config:  {config.repo_config_path or '(none)'}")
     print(f"codex config: {config.codex_config_path}{'' if config.codex_config_path.is_file() else ' (absent)'}")
+    trust = "trusted in config.toml: its repo config may loosen" if config.project_trusted else \
+        "not trusted: its repo config may only tighten"
+    print(f"project:      {trust}")
     width = max(len(row["key"]) for row in rows)
     for row in rows:
         value = json.dumps(row["value"])

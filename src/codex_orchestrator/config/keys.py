@@ -26,25 +26,30 @@ class Key:
     minimum: float | None = None
     codex: bool = False  # also read from Codex's config.toml
     # For settings that guard autonomy: values from the least to the most permissive.
-    # A repo config may tighten the user's global Codex choice but never loosen it.
+    # A repo config may tighten the trusted value (flags, env, config.toml, default) but never loosen it.
     permissiveness: tuple[Any, ...] | None = None
+    # How a repo config may touch the key at all (docs/security.md):
+    #   "any": freely; "tighten": only towards the start of `permissiveness`; "add": may only add list
+    #   items (more excludes); "trusted": never (it could run code or send data outside the sandbox).
+    repo: str = "any"
 
 
 KEYS: tuple[Key, ...] = (
     Key("approval_policy", "str", "on-request", "When to ask before running a command.",
         env="APPROVAL_POLICY", choices=APPROVAL_POLICIES, codex=True,
-        permissiveness=("untrusted", "on-failure", "on-request", "never")),
+        permissiveness=("untrusted", "on-failure", "on-request", "never"), repo="tighten"),
     Key("sandbox_mode", "str", "workspace-write", "What a command may write and reach.",
         env="SANDBOX_MODE", choices=SANDBOX_MODES, codex=True,
-        permissiveness=("read-only", "workspace-write", "danger-full-access")),
+        permissiveness=("read-only", "workspace-write", "danger-full-access"), repo="tighten"),
     Key("sandbox_workspace_write.writable_roots", "list[str]", [],
         "Extra writable directories besides the working directory, /tmp and $TMPDIR.",
         env="WRITABLE_ROOTS", codex=True),
     Key("sandbox_workspace_write.network_access", "bool", False, "Allow network access inside the sandbox.",
-        env="NETWORK_ACCESS", codex=True, permissiveness=(False, True)),
+        env="NETWORK_ACCESS", codex=True, permissiveness=(False, True), repo="tighten"),
     Key("sandbox_workspace_write.exclude_tmpdir_env_var", "bool", False, "Do not make $TMPDIR writable.",
-        codex=True),
-    Key("sandbox_workspace_write.exclude_slash_tmp", "bool", False, "Do not make /tmp writable.", codex=True),
+        codex=True, permissiveness=(True, False), repo="tighten"),
+    Key("sandbox_workspace_write.exclude_slash_tmp", "bool", False, "Do not make /tmp writable.", codex=True,
+        permissiveness=(True, False), repo="tighten"),
     Key("sandbox_backend", "str", "auto", "Sandbox backend: auto, builtin (Landlock + namespaces) or bwrap.",
         env="SANDBOX_BACKEND", choices=SANDBOX_BACKENDS),
     Key("approval_timeout_seconds", "float", 300.0,
@@ -60,9 +65,22 @@ KEYS: tuple[Key, ...] = (
     Key("default_task", "str", "default", "Task id used when neither --task nor MCP_RUNNER_TASK_ID is set.",
         env="TASK"),
     Key("notify", "list[str]", [], "A program (and arguments) run after each run with one JSON argument.",
-        env="NOTIFY", codex=True),
+        env="NOTIFY", codex=True, repo="trusted"),
     Key("otel", "table", {}, "OpenTelemetry export settings (exporter, environment, log_user_prompt).",
-        codex=True),
+        codex=True, repo="trusted"),
+    # Codex's shell_environment_policy (codex-rs/protocol/src/shell_environment.rs), with its defaults.
+    Key("shell_environment_policy.inherit", "str", "all",
+        "Which of the caller's variables a command starts from: all, core (PATH, HOME, ...) or none.",
+        choices=("all", "core", "none"), codex=True, permissiveness=("none", "core", "all"), repo="tighten"),
+    Key("shell_environment_policy.ignore_default_excludes", "bool", True,
+        "false: drop variables whose names match *KEY*, *SECRET*, *TOKEN* (case-insensitive).",
+        codex=True, permissiveness=(False, True), repo="tighten"),
+    Key("shell_environment_policy.exclude", "list[str]", [],
+        "Glob patterns (case-insensitive) of variable names to drop.", codex=True, repo="add"),
+    Key("shell_environment_policy.include_only", "list[str]", [],
+        "If not empty, keep only variables matching one of these glob patterns.", codex=True, repo="trusted"),
+    Key("shell_environment_policy.set", "table", {}, "Variables to set for every command (name = value).",
+        codex=True, repo="trusted"),
     Key("project_doc_max_bytes", "int", 32768, "Byte budget of the composed AGENTS.md guidance; 0 disables it.",
         env="PROJECT_DOC_MAX_BYTES", minimum=0, codex=True),
     Key("project_doc_fallback_filenames", "list[str]", [],

@@ -7,6 +7,7 @@ variable) and the key path; nothing here prints a traceback.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,11 @@ def check_value(key: Key, value: Any, where: str) -> Any:
         ok = isinstance(value, dict)
     if not ok:
         raise ConfigError(f"{where}: {key.name}: expected {expected}, got {_type_name(value)}")
+    if key.kind in ("int", "float") and not math.isfinite(value):
+        raise ConfigError(f"{where}: {key.name}: must be a finite number, got {value!r}")
+    if key.kind == "table" and key.name.endswith(".set") and not all(
+            isinstance(name, str) and isinstance(item, str) for name, item in value.items()):
+        raise ConfigError(f"{where}: {key.name}: expected a table of strings (NAME = \"value\")")
     if key.choices is not None and value not in key.choices:
         raise ConfigError(f"{where}: {key.name}: must be one of {', '.join(key.choices)}, got {value!r}")
     if key.minimum is not None and value < key.minimum:
@@ -89,22 +95,24 @@ def read_repo_config(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return _flatten(document, str(path), strict=True), document
 
 
-def read_codex_config(path: Path) -> dict[str, Any]:
+def read_codex_config(path: Path) -> tuple[dict[str, Any], frozenset[str]]:
     """Read the keys we share with the Codex CLI from its `config.toml`, honouring its `profile`.
 
-    The file is Codex's: keys we do not use are ignored, but a key we use with a
-    wrong type is an error, because silently ignoring a user's global choice would
-    loosen it.
+    Returns (values, trusted projects): the second is every path `P` with
+    `[projects."P"] trust_level = "trusted"`, Codex's way of saying that a
+    project's own files may be believed. The file is Codex's: keys we do not use
+    are ignored, but a key we use with a wrong type is an error, because silently
+    ignoring a user's global choice would loosen it.
     """
     if not path.is_file():
-        return {}
+        return {}, frozenset()
     import tomllib
 
     try:
         with path.open("rb") as handle:
             document = tomllib.load(handle)
     except FileNotFoundError:
-        return {}
+        return {}, frozenset()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -119,7 +127,12 @@ def read_codex_config(path: Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: profile: no [profiles.{profile}] table")
         where = f"{path} [profiles.{profile}]"
         values.update({k: v for k, v in _flatten(selected, where, strict=False).items() if k in codex_keys})
-    return values
+    projects = document.get("projects")
+    trusted = frozenset(
+        name for name, table in (projects.items() if isinstance(projects, dict) else ())
+        if isinstance(table, dict) and table.get("trust_level") == "trusted"
+    )
+    return values, trusted
 
 
 def _parse_env_value(key: Key, name: str, text: str) -> Any:
@@ -141,6 +154,10 @@ def _parse_env_value(key: Key, name: str, text: str) -> Any:
             return False
         raise ConfigError(f"{where}: {key.name}: expected true or false, got {text!r}")
     if key.kind == "list[str]":
+        if key.name == "notify" and not text.lstrip().startswith("["):
+            # A command line in one string would be split wrongly; say what to write instead.
+            raise ConfigError(f"{where}: notify: expected a JSON array of strings (the program and its "
+                              f"arguments), e.g. '[\"notify-send\", \"done\"]', got {text!r}")
         if text.lstrip().startswith("["):
             try:
                 return check_value(key, json.loads(text), where)

@@ -5,9 +5,13 @@ repo config (`codex.orchestrator.json`, else `config/orchestrator.json`) >
 the Codex CLI's `$CODEX_HOME/config.toml` > built-in defaults.
 
 One guard on top of precedence: a repo config is written by whoever wrote the
-repository, so for the settings that guard autonomy (approval policy, sandbox
-mode, network access) it may tighten the user's global Codex choice but never
-loosen it. Flags and environment belong to the user and may do either.
+repository, so it may only tighten. Each key says how a repo may touch it
+(`Key.repo`): guarded keys are compared against the value of the *trusted*
+layers (flags, environment, config.toml, else the built-in default) and a looser
+repo value is refused with a note; keys that could run code or send data out
+(notify, otel, environment `set`) come only from trusted layers; exclude lists
+may only grow. Loosening needs the user's own word: a flag, an environment
+variable, or Codex's `[projects."<root>"] trust_level = "trusted"`.
 """
 
 from __future__ import annotations
@@ -19,13 +23,16 @@ from typing import TYPE_CHECKING, Any
 
 from .._record import field, record
 from ..errors import ConfigError
-from .keys import KEYS, KEYS_BY_NAME
+from .keys import KEYS, Key
 from .layers import check_value, read_codex_config, read_env, read_repo_config
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..exec.env import EnvPolicy
     from ..sandbox.policy import SandboxPolicy
 
 REPO_CONFIG_NAMES = ("codex.orchestrator.json", "config/orchestrator.json")
+# Folders a repo config may never make writable: VCS metadata, agent settings, and our own run store.
+REPO_PROTECTED_NAMES = (".git", ".codex", ".agents", ".runs")
 
 
 @record(frozen=True)
@@ -44,6 +51,7 @@ class Config:
     repo_document: dict[str, Any] = field(default_factory=dict)
     codex_home: Path = Path()
     codex_config_path: Path = Path()
+    project_trusted: bool = False  # `[projects."<root>"] trust_level = "trusted"` in config.toml
 
     def get(self, key: str) -> Any:
         return self.settings[key].value
@@ -61,6 +69,20 @@ class Config:
             network_access=bool(self.get("sandbox_workspace_write.network_access")),
             exclude_tmpdir_env_var=bool(self.get("sandbox_workspace_write.exclude_tmpdir_env_var")),
             exclude_slash_tmp=bool(self.get("sandbox_workspace_write.exclude_slash_tmp")),
+        )
+
+
+    def env_policy(self) -> EnvPolicy:
+        """The effective `shell_environment_policy` (docs/configuration.md)."""
+        from ..exec.env import EnvPolicy
+
+        prefix = "shell_environment_policy."
+        return EnvPolicy(
+            inherit=self.get(prefix + "inherit"),
+            ignore_default_excludes=bool(self.get(prefix + "ignore_default_excludes")),
+            exclude=tuple(self.get(prefix + "exclude")),
+            include_only=tuple(self.get(prefix + "include_only")),
+            set=dict(self.get(prefix + "set")),
         )
 
 
@@ -84,16 +106,53 @@ def find_repo_root(cwd: Path) -> tuple[Path, Path | None]:
     return (git_root or cwd), None
 
 
-def _clamp(key: str, repo: Setting, codex: Setting | None) -> Setting:
-    """Keep the user's global Codex choice when a repo config tries to loosen it."""
-    spec = KEYS_BY_NAME[key]
-    if spec.permissiveness is None or codex is None:
-        return repo
-    order = spec.permissiveness
-    if order.index(repo.value) > order.index(codex.value):
-        note = f"repo config asked for {repo.value!r}; a repo config may not loosen your global Codex choice"
-        return Setting(key, codex.value, codex.source, note)
+def _trusted(key: Key, flags: Mapping[str, Any] | None, env_values: dict[str, tuple[Any, str]],
+             codex_values: dict[str, Any], codex_path: Path) -> tuple[Setting, bool]:
+    """The value from the trusted layers only, and whether the user set it explicitly (flag or env)."""
+    name = key.name
+    if flags and flags.get(name) is not None:
+        return Setting(name, check_value(key, flags[name], "command line"), "flag"), True
+    if name in env_values:
+        value, variable = env_values[name]
+        return Setting(name, value, f"env:{variable}"), True
+    if name in codex_values:
+        return Setting(name, codex_values[name], f"codex:{codex_path}"), False
+    default = list(key.default) if isinstance(key.default, list) else dict(key.default) \
+        if isinstance(key.default, dict) else key.default
+    return Setting(name, default, "default"), False
+
+
+def _guard(key: Key, repo: Setting, trusted: Setting, *, project_trusted: bool) -> Setting:
+    """What a repo config may do to one key (docs/security.md): the result is never looser than `trusted`,
+    unless the user marked the project trusted in config.toml."""
+    refused = f"repo config asked for {repo.value!r}"
+    if key.repo == "trusted":
+        return Setting(key.name, trusted.value, trusted.source,
+                       f"{refused}; only your own config (flags, environment, $CODEX_HOME/config.toml) may set "
+                       f"{key.name}: a repository could use it to run code or send data outside the sandbox")
+    if key.repo == "add":
+        added = [item for item in repo.value if item not in trusted.value]
+        return Setting(key.name, [*trusted.value, *added], repo.source,
+                       f"{trusted.source} plus the repo's {added!r}" if trusted.value and added else None)
+    if key.repo == "tighten" and key.permissiveness is not None:
+        order = key.permissiveness
+        if order.index(repo.value) > order.index(trusted.value):
+            if project_trusted:
+                return Setting(key.name, repo.value, repo.source,
+                               f"loosened from {trusted.value!r}: the project is trusted in your config.toml")
+            where = "your global Codex choice" if trusted.source.startswith("codex:") else "the default"
+            return Setting(key.name, trusted.value, trusted.source,
+                           f"{refused}; a repo config may tighten, never loosen, {where} (mark the project "
+                           "trusted in config.toml, or pass a flag, to loosen it)")
     return repo
+
+
+def _project_trusted(trusted_projects: frozenset[str], repo_root: Path, cwd: Path) -> bool:
+    """Codex's trust entry names the project by absolute path: the repo root or the working directory."""
+    if not trusted_projects:
+        return False
+    names = {os.path.realpath(name) for name in trusted_projects if os.path.isabs(name)}
+    return str(repo_root) in names or str(cwd) in names
 
 
 def load_config(
@@ -110,6 +169,8 @@ def load_config(
     root_override = env.get("CODEX_ORCHESTRATOR_ROOT")
     if root_override:
         repo_root = Path(root_override).resolve()
+        if not repo_root.is_dir():
+            raise ConfigError(f"environment variable CODEX_ORCHESTRATOR_ROOT: {root_override!r} is not a directory")
         repo_config_path = next(
             (repo_root / name for name in REPO_CONFIG_NAMES if (repo_root / name).is_file()), None
         )
@@ -118,30 +179,23 @@ def load_config(
 
     home = codex_home(env)
     codex_path = home / "config.toml"
-    codex_values = read_codex_config(codex_path)
+    codex_values, trusted_projects = read_codex_config(codex_path)
     repo_values, document = read_repo_config(repo_config_path) if repo_config_path else ({}, {})
     env_values = read_env(env)
+    project_trusted = _project_trusted(trusted_projects, repo_root, cwd)
 
     settings: dict[str, Setting] = {}
     for key in KEYS:
-        name = key.name
-        codex = Setting(name, codex_values[name], f"codex:{codex_path}") if name in codex_values else None
-        if flags and flags.get(name) is not None:
-            settings[name] = Setting(name, check_value(key, flags[name], "command line"), "flag")
-        elif name in env_values:
-            value, variable = env_values[name]
-            settings[name] = Setting(name, value, f"env:{variable}")
-        elif name in repo_values:
-            repo = Setting(name, repo_values[name], f"repo:{repo_config_path}")
-            settings[name] = _clamp(name, repo, codex)
-        elif codex is not None:
-            settings[name] = codex
+        trusted, explicit = _trusted(key, flags, env_values, codex_values, codex_path)
+        if key.name in repo_values and not explicit:
+            repo = Setting(key.name, repo_values[key.name], f"repo:{repo_config_path}")
+            settings[key.name] = _guard(key, repo, trusted, project_trusted=project_trusted)
         else:
-            default = list(key.default) if isinstance(key.default, list) else key.default
-            settings[name] = Setting(name, default, "default")
+            settings[key.name] = trusted
 
     _check_repo_writable_roots(settings, repo_root)
-    return Config(settings, repo_root, repo_config_path, document, home, codex_path)
+    return Config(settings, repo_root, repo_config_path, document, home, codex_path,
+                  project_trusted=project_trusted)
 
 
 def _check_repo_writable_roots(settings: dict[str, Setting], repo_root: Path) -> None:
@@ -152,10 +206,13 @@ def _check_repo_writable_roots(settings: dict[str, Setting], repo_root: Path) ->
     resolved = []
     for root in setting.value:
         path = (repo_root / root).resolve()
+        where = f"{setting.source[5:]}: sandbox_workspace_write.writable_roots: {root!r}"
         if path != repo_root and repo_root not in path.parents:
-            raise ConfigError(
-                f"{setting.source[5:]}: sandbox_workspace_write.writable_roots: {root!r} is outside the "
-                "repository; only your own config (flags, environment, Codex config.toml) may add it"
-            )
+            raise ConfigError(f"{where} is outside the repository; only your own config (flags, environment, "
+                              "Codex config.toml) may add it")
+        inside = path.relative_to(repo_root).parts
+        if any(part in REPO_PROTECTED_NAMES for part in inside):
+            raise ConfigError(f"{where} names a protected path ({', '.join(REPO_PROTECTED_NAMES)} stay "
+                              "read-only inside the sandbox)")
         resolved.append(str(path))
     settings[setting.key] = Setting(setting.key, resolved, setting.source, setting.note)

@@ -71,7 +71,8 @@ class ToolOrchestrator:
         self.cancel = cancel
         self.asker = asker or NoChannel()
         self.sessions = sessions
-        self.base_env = dict(os.environ if env is None else env)
+        self.base_env = dict(os.environ if env is None else env)  # trusted: the user's own environment
+        self._command_env: dict[str, str] | None = None  # base_env filtered by shell_environment_policy
         self.policy: str = approval_policy or config.get("approval_policy")
         self._store = store
         self._rules = rules
@@ -84,6 +85,15 @@ class ToolOrchestrator:
         self._session_backends: dict[str, str] = {}  # which sandbox backend each PTY session runs in
 
     # ------------------------------------------------------------------ approval sources (lazy)
+
+    @property
+    def command_env(self) -> dict[str, str]:
+        """What every command starts from: the user's environment after `shell_environment_policy`."""
+        if self._command_env is None:
+            from ..exec.env import apply_policy
+
+            self._command_env = apply_policy(self.base_env, self.config.env_policy())
+        return self._command_env
 
     @property
     def store(self) -> ApprovalStore:
@@ -271,7 +281,7 @@ class ToolOrchestrator:
         from ..exec.env import child_env
 
         correlation_id = f"{tool_run_id}:{number}"
-        env = child_env(self.base_env, request.env, pty=request.pty)
+        env = child_env(self.command_env, request.env, pty=request.pty)
         # An attempt escalated out of the sandbox cannot use the (sandboxed) session shell.
         escalated_out = not sandboxed and mode != "danger-full-access"
         in_session = request.session_id is not None and not escalated_out
