@@ -52,7 +52,7 @@ def test_layout_protects_git_and_codex_inside_writable_roots(tmp_path: Path) -> 
     ws = tmp_path / "ws"
     (ws / ".git").mkdir(parents=True)
     (ws / ".codex").mkdir()
-    sub = tmp_path / "sub"  # a .git file whose gitdir is outside every writable root: no mount needed
+    sub = tmp_path / "sub"  # a .git file whose gitdir is outside every writable root: only the pointer is mounted
     sub.mkdir()
     (sub / ".git").write_text("gitdir: ../elsewhere\n")
     (tmp_path / "elsewhere").mkdir()
@@ -60,7 +60,7 @@ def test_layout_protects_git_and_codex_inside_writable_roots(tmp_path: Path) -> 
                            exclude_tmpdir_env_var=True)
     layout = build_layout(policy, ws, {})
     assert layout.writable == (ws, sub)  # a root that does not exist is dropped
-    assert layout.read_only == (ws / ".git", ws / ".codex")
+    assert layout.read_only == (ws / ".git", sub / ".git", ws / ".codex")
     assert not layout.network
 
 

@@ -168,7 +168,7 @@ def _run(args: argparse.Namespace, command: list[str] | str, env: dict[str, str]
     )
     cancel = CancelToken()
     orchestrator = ToolOrchestrator(config, run_.bus, cancel=cancel, asker=choose_asker(args.approvals),
-                                    sequence=run_.next_sequence)
+                                    sequence=run_.next_sequence, protected_paths=run_.paths.protected)
     log_path = request.log_path = run_.paths.command_log(1, "exec")
     request.env = {**run_.instructions_env, **env}
     restore = install_signal_handlers(cancel)

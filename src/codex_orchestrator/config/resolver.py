@@ -59,7 +59,7 @@ class Config:
     def sources(self) -> dict[str, str]:
         return {key: setting.source for key, setting in self.settings.items()}
 
-    def sandbox_policy(self, *, mode: str | None = None) -> SandboxPolicy:
+    def sandbox_policy(self, *, mode: str | None = None, protected: tuple[Path, ...] = ()) -> SandboxPolicy:
         from ..sandbox.policy import SandboxMode, SandboxPolicy
 
         roots = tuple(Path(root) for root in self.get("sandbox_workspace_write.writable_roots"))
@@ -69,6 +69,7 @@ class Config:
             network_access=bool(self.get("sandbox_workspace_write.network_access")),
             exclude_tmpdir_env_var=bool(self.get("sandbox_workspace_write.exclude_tmpdir_env_var")),
             exclude_slash_tmp=bool(self.get("sandbox_workspace_write.exclude_slash_tmp")),
+            protected_paths=protected,
         )
 
 

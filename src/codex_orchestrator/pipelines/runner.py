@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._record import field, record
-from ..errors import ConfigError, UsageError
+from ..errors import ConfigError
 from ..events.bus import Subscriber
 from ..events.protocol import RunStatus, StageEnd
 from ..runs.active import ActiveRun
@@ -25,6 +25,7 @@ from ..runs.store import RunPaths
 from ..tools.orchestrator import ToolOrchestrator
 from ..tools.request import ToolRequest, ToolResult
 from .model import CommandStage, Pipeline, SubpipelineStage
+from .paths import FixedPaths
 from .registry import Registry
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,6 +55,7 @@ class PipelineRunner:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     sessions: ExecSessionManager | None = None
     _session_approvals: set[str] = field(default_factory=set)
+    _paths: FixedPaths | None = None  # every stage's cwd and writable roots, fixed when the run starts
     _reused: int = 0
     _prompted: int = 0
 
@@ -61,6 +63,8 @@ class PipelineRunner:
 
     def start(self, pipeline: Pipeline, *, parent: ActiveRun | None = None, stage_id: str | None = None) -> RunOutcome:
         self.registry.check_references(pipeline.id)
+        if parent is None:
+            self._paths = FixedPaths.for_pipeline(self.config, self.registry, pipeline, self.env)
         commands = [
             CommandRecord(index=i, id=s.id, title=s.title, kind="command" if isinstance(s, CommandStage)
                           else "subpipeline", command=s.command if isinstance(s, CommandStage) else None,
@@ -87,6 +91,7 @@ class PipelineRunner:
                 f"pipeline {pipeline.id!r} changed since run {paths.run_id} started "
                 f"(stages then: {', '.join(recorded)}); start a new run instead"
             )
+        self._paths = FixedPaths.for_pipeline(self.config, self.registry, pipeline, self.env)
         first = next(i for i, c in enumerate(manifest["commands"]) if c["status"] != "succeeded")
         run = ActiveRun.reopen(paths, self.config, from_stage=pipeline.stages[first].id,
                                reason="resume", subscribers=self._subscribers(child=False))
@@ -98,7 +103,7 @@ class PipelineRunner:
         orchestrator = ToolOrchestrator(
             self.config, run.bus, cancel=self.cancel, asker=self.asker, sessions=self.sessions, env=self.env,
             approval_policy=self.approval_policy, sequence=run.next_sequence,
-            session_approvals=self._session_approvals,
+            session_approvals=self._session_approvals, protected_paths=run.paths.protected,
         )
         run.start()
         status: RunStatus = "succeeded"
@@ -158,9 +163,11 @@ class PipelineRunner:
     def _run_command(
         self, run: ActiveRun, orchestrator: ToolOrchestrator, stage: CommandStage, index: int, log_path: Path
     ) -> StageEnd:
-        cwd = (self.config.repo_root / stage.cwd) if stage.cwd else self.config.repo_root
-        if not cwd.is_dir():
-            raise UsageError(f"stage {stage.id!r}: cwd {stage.cwd!r} is not a directory")
+        assert self._paths is not None
+        cwd, moved = self._paths.check(run.manifest.pipeline.id, stage)
+        if moved is not None:
+            return {"stageId": stage.id, "index": index, "status": "failed", "exitCode": None, "durationMs": 0.0,
+                    "summary": moved}
         request = ToolRequest(
             tool="stage", command=stage.command, cwd=cwd, env={**run.instructions_env, **stage.env},
             escalate=stage.escalate, justification=stage.justification, timeout=stage.timeout,

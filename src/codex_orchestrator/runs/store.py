@@ -70,6 +70,12 @@ class RunPaths:
     def state(self) -> Path:
         return self.root / "out" / self.task_id / "state.json"
 
+    @property
+    def protected(self) -> tuple[Path, ...]:
+        """What a sandboxed command must not write: the whole run store, and the task's state file and lock
+        (`out/` itself stays writable: builds use it)."""
+        return (self.root / ".runs", self.state, self.state.with_name(self.state.name + ".lock"))
+
     def command_log(self, index: int, stage_id: str) -> Path:
         return self.run_dir / "commands" / f"{index:02d}-{_slug(stage_id)}.log"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from .._record import record
 from .policy import SandboxPolicy
 
-PROTECTED_NAMES = (".git", ".codex")
+PROTECTED_NAMES = (".git", ".codex", ".agents")
 
 
 @record(frozen=True)
@@ -39,17 +39,20 @@ def _git_dirs(dot_git: Path) -> list[Path]:
     """
     if dot_git.is_dir():
         return [Path(os.path.realpath(dot_git))]
+    # The pointer file itself first: rewritten to name a fresh gitdir with `core.fsmonitor`, it would
+    # make the user's next `git status` run a command of the sandboxed one's choosing (Codex protects it too).
+    pointer = [Path(os.path.realpath(dot_git))] if dot_git.is_file() else []
     try:
         text = dot_git.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
     first = text.splitlines()[0] if text else ""
     if not first.startswith("gitdir:"):
-        return []
+        return pointer
     gitdir = Path(os.path.realpath(dot_git.parent / first.partition(":")[2].strip()))
     if not gitdir.is_dir():
-        return []
-    found = [gitdir]
+        return pointer
+    found = [*pointer, gitdir]
     try:
         common = (gitdir / "commondir").read_text(encoding="utf-8", errors="replace").strip()
     except OSError:
@@ -71,7 +74,8 @@ def build_layout(policy: SandboxPolicy, cwd: Path, env: Mapping[str, str]) -> Fs
     if enclosing is not None:
         dot_gits.append(enclosing)
     candidates = [path for dot_git in dot_gits for path in _git_dirs(dot_git)]
-    candidates += [Path(os.path.realpath(root / ".codex")) for root in roots if (root / ".codex").exists()]
+    candidates += [Path(os.path.realpath(root / name)) for root in roots for name in PROTECTED_NAMES[1:]
+                   if (root / name).exists()]
     candidates += [Path(os.path.realpath(path)) for path in policy.protected_paths if os.path.lexists(path)]
     # Outside every writable root a path is read-only already; no mount needed.
     protected = [path for path in dict.fromkeys(candidates) if _inside(path, writable)]

@@ -58,8 +58,10 @@ def default_backend() -> str:
                                   "refusing to run unconfined. See `codex-orchestrator sandbox check`.")
 
 
-def prepare(policy: SandboxPolicy, argv: Sequence[str], cwd: Path, env: Mapping[str, str], *,
+def prepare(policy: SandboxPolicy, argv: Sequence[str], cwd: Path, layout_env: Mapping[str, str], *,
             backend: str = "auto", pty: bool = False) -> SandboxedSpawn:
+    """`layout_env` is the *trusted* environment the layout is computed from (`$TMPDIR`): the
+    orchestrator's own, never the one the command gets, which a stage or repo could set."""
     if policy.mode is SandboxMode.DANGER_FULL_ACCESS:
         return SandboxedSpawn(list(argv), None, "none", False, policy)
     if backend != "auto" and backend not in BACKENDS:
@@ -67,7 +69,7 @@ def prepare(policy: SandboxPolicy, argv: Sequence[str], cwd: Path, env: Mapping[
     from .layout import build_layout
 
     name = default_backend() if backend == "auto" else backend
-    layout = build_layout(policy, Path(os.path.abspath(cwd)), env)
+    layout = build_layout(policy, Path(os.path.abspath(cwd)), layout_env)
     if name == "builtin":
         from . import builtin
 

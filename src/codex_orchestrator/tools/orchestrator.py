@@ -65,6 +65,7 @@ class ToolOrchestrator:
         rules: RuleSet | None = None,
         sequence: Callable[[], int] | None = None,
         session_approvals: set[str] | None = None,
+        protected_paths: tuple[Path, ...] = (),
     ) -> None:
         self.config = config
         self.bus = bus
@@ -76,6 +77,7 @@ class ToolOrchestrator:
         self.policy: str = approval_policy or config.get("approval_policy")
         self._store = store
         self._rules = rules
+        self.protected_paths = protected_paths  # the run store: read-only inside the sandbox
         self._session_approvals = session_approvals if session_approvals is not None else set()
         self._next_sequence = sequence or itertools.count(1).__next__
         self.approvals_reused = 0
@@ -353,8 +355,10 @@ class ToolOrchestrator:
             return None
         from ..sandbox import prepare
 
-        policy = self.config.sandbox_policy(mode=mode)
-        return prepare(policy, argv, cwd, env, backend=self.config.get("sandbox_backend"), pty=pty)
+        policy = self.config.sandbox_policy(mode=mode, protected=self.protected_paths)
+        # The layout (writable roots, $TMPDIR) comes from our own environment, never the command's:
+        # a stage env `TMPDIR=/` must not make `/` writable.
+        return prepare(policy, argv, cwd, self.base_env, backend=self.config.get("sandbox_backend"), pty=pty)
 
     def _run_in_pty(
         self, request: ToolRequest, cwd: Path, env: Mapping[str, str], mode: str, sandboxed: bool,
