@@ -55,11 +55,11 @@ def test_file_format(tmp_path: Path) -> None:
 def test_private_modes_and_a_loose_file_is_tightened(tmp_path: Path) -> None:
     home = tmp_path / "store"
     store = ApprovalStore(home)
-    store.add("sha256:1", ["ls"], tmp_path, False, "prompt")
+    store.add(approval_key(["ls"], tmp_path, False), ["ls"], tmp_path, False, "prompt")
     assert _mode(home) == 0o700 and _mode(store.path) == 0o600
     os.chmod(store.path, 0o644)
     os.chmod(home, 0o755)
-    store.add("sha256:2", ["pwd"], tmp_path, False, "prompt")
+    store.add(approval_key(["pwd"], tmp_path, False), ["pwd"], tmp_path, False, "prompt")
     assert _mode(home) == 0o700 and _mode(store.path) == 0o600
     assert len(store.list()) == 2
 
@@ -108,10 +108,12 @@ def test_default_location_comes_from_the_environment(tmp_path: Path) -> None:
 ADD_ONE = """
 import sys
 from pathlib import Path
+from codex_orchestrator.tools.approvals.keys import approval_key
 from codex_orchestrator.tools.approvals.store import ApprovalStore
 store = ApprovalStore(Path(sys.argv[1]))
 sys.stdin.read()  # wait until every writer is started, then all add at once
-store.add("sha256:" + sys.argv[2], ["echo", sys.argv[2]], Path("/"), False, "prompt")
+argv = ["echo", sys.argv[2]]
+store.add(approval_key(argv, Path("/"), False), argv, Path("/"), False, "prompt")
 """
 
 

@@ -124,12 +124,31 @@ def test_on_failure_denial_asks_then_reruns_unsandboxed(workspace: Path) -> None
     assert order.index("approval:request") < order.index("tool:retry") < order.index("tool:complete")
 
 
-def test_untrusted_approval_before_first_attempt_covers_the_retry(workspace: Path) -> None:
-    asker = ScriptedAsker("approved")
+def test_untrusted_approval_for_the_sandbox_does_not_cover_leaving_it(workspace: Path) -> None:
+    """W2-1 item 10: approving a command *in* the sandbox never approves running it outside."""
+    asker = ScriptedAsker("approved", "approved")
     orchestrator, _ = make(workspace, "untrusted", "read-only", asker)
     result = orchestrator.invoke(ToolRequest(tool="test", command=WRITE, cwd=workspace))
     assert result.status == "succeeded" and result.sandbox_state == "escalated"
-    assert len(asker.questions) == 1  # asked once, not again for the unsandboxed retry
+    assert len(asker.questions) == 2
+    assert asker.questions[0].sandbox_mode == "read-only"
+    assert asker.questions[1].sandbox_mode == "danger-full-access"
+
+
+def test_untrusted_refusing_to_leave_the_sandbox_is_a_refusal(workspace: Path) -> None:
+    asker = ScriptedAsker("approved", "denied")
+    orchestrator, _ = make(workspace, "untrusted", "read-only", asker)
+    result = orchestrator.invoke(ToolRequest(tool="test", command=WRITE, cwd=workspace))
+    assert result.status == "denied" and result.escalation_refused
+    assert not (workspace / "written.txt").exists()
+
+
+def test_an_escalate_request_is_asked_once(workspace: Path) -> None:
+    """A request to run outside the sandbox *is* the escalation question: its approval covers the run."""
+    asker = ScriptedAsker("approved")
+    orchestrator, _ = make(workspace, "untrusted", "read-only", asker)
+    result = orchestrator.invoke(ToolRequest(tool="test", command=WRITE, cwd=workspace, escalate=True))
+    assert result.status == "succeeded" and len(asker.questions) == 1
 
 
 def test_session_approval_is_reused_without_asking(workspace: Path) -> None:

@@ -190,7 +190,7 @@ def _run(args: argparse.Namespace, command: list[str] | str, env: dict[str, str]
     status = {"succeeded": "succeeded", "cancelled": "cancelled"}.get(result.status, "failed")
     detail = result.message
     exit_code = result.exit_code
-    if result.status == "rejected":
+    if result.status == "rejected" or result.escalation_refused:
         from ..errors import EXIT_DENIED
 
         exit_code = EXIT_DENIED

@@ -42,7 +42,7 @@ class HumanView:
             self._line(self._style(f"run {p['runId']} · task {p['taskId']} · pipeline {p['pipelineId']} · "
                                    f"{p['approvalPolicy']} / {p['sandboxMode']}", "2"))
         elif kind == "stage:start":
-            command = f": {p['command']}" if p.get("command") else ""
+            command = f": {_printable(p['command'])}" if p.get("command") else ""
             indent = "  " * len(self._open_subpipelines)
             self._line(self._style(f"{indent}▶ [{p['index']}] {p['title']}{command}", "1"))
             if p["kind"] == "subpipeline":  # the child run's stages follow, until this stage ends
@@ -55,7 +55,8 @@ class HumanView:
             _write(2 if p["stream"] == "stderr" else 1, data)
             self._mid_line = not data.endswith(b"\n")
         elif kind == "approval:request":
-            self._line(self._style(f"? approval needed for `{' '.join(p['command'])}`: {p['reason']}", "33"))
+            shown = _printable(" ".join(p["command"]))
+            self._line(self._style(f"? approval needed for `{shown}`: {_printable(p['reason'])}", "33"))
         elif kind == "approval:decision":
             self._line(self._style(f"  approval: {p['decision']} ({p['approvalSource']})", "2"))
         elif kind == "tool:retry":
@@ -66,7 +67,8 @@ class HumanView:
                 self._open_subpipelines.pop()
             ok = p["status"] in ("succeeded", "skipped")
             mark = self._style("✓", "32") if ok else self._style("✗", "31")
-            self._line(f"{'  ' * len(self._open_subpipelines)}{mark} [{p['index']}] {p['stageId']} {p['summary']} "
+            indent = "  " * len(self._open_subpipelines)
+            self._line(f"{indent}{mark} [{p['index']}] {p['stageId']} {_printable(p['summary'])} "
                        f"({p['durationMs'] / 1000:.2f} s)")
         elif kind == "run:summary":
             ok = p["status"] == "succeeded"
@@ -74,7 +76,13 @@ class HumanView:
                     f"manifest {p['run']['manifest']}")
             self._line(self._style(text, "32" if ok else "31"))
             if p.get("statusDetail") and not ok:
-                self._line(self._style(f"  {p['statusDetail']}", "31"))
+                self._line(self._style(f"  {_printable(p['statusDetail'])}", "31"))
 
     def close(self) -> None:
         pass
+
+
+def _printable(text: str) -> str:
+    from ..tools.asker import printable
+
+    return printable(text)

@@ -61,6 +61,17 @@ HOW_TO_APPROVE = (
 )
 
 
+def printable(text: str) -> str:
+    """`text` with every control character escaped (`\\r`, `\\x1b`, ...), for showing to a person.
+
+    A command is chosen by whoever wrote it: `\\r\\x1b[2K` in it would otherwise erase the line on the
+    terminal and let a harmless-looking command stand in for the real one in an approval prompt.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] if ch != "\\" else ch for ch in text)
+
+
 class TtyAsker:
     available = True
 
@@ -78,8 +89,9 @@ class TtyAsker:
         fd = os.open(self._tty_path, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
         try:
             os.write(fd, (
-                f"\n\033[1mApproval needed\033[0m\n  command: {question.command}\n  cwd:     {question.cwd}\n"
-                f"  reason:  {question.reason}\n  sandbox: {question.sandbox_mode}\n"
+                f"\n\033[1mApproval needed\033[0m\n  command: {printable(question.command)}\n"
+                f"  cwd:     {printable(question.cwd)}\n"
+                f"  reason:  {printable(question.reason)}\n  sandbox: {printable(question.sandbox_mode)}\n"
                 "  [y] approve once  [s] approve for this session  [a] approve always  [n] deny: "
             ).encode())
             while True:

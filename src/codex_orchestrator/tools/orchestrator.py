@@ -177,6 +177,7 @@ class ToolOrchestrator:
         backoff_ms = int(self.config.get("retry.backoff_ms"))
         state: SandboxState = "sandboxed" if sandboxed else "unsandboxed"
         status = "failed"
+        escalation_refused = False
         with ExitStack() as stack:
             log = self._open_log(stack, request.log_path)
             while True:
@@ -202,12 +203,16 @@ class ToolOrchestrator:
                         message = (f"the sandbox denied the command (approval_policy={self.policy} does not escalate; "
                                    "with on-failure you are asked to rerun it outside the sandbox)")
                         break
-                    if not approved_before_run:
+                    # Leaving the sandbox is always its own question: an approval to run the command *in*
+                    # the sandbox never covers running it outside. Only an approval that was for running
+                    # outside (an `escalate` request, or a stored/session escalated key) covers the retry.
+                    if not (approved_before_run and assessment.escalated):
                         reason = "the sandbox denied the command; run it again outside the sandbox?"
                         esc_key = approval_key(argv, cwd, True)
                         ok, esc_source, message = self._approve(tool_run_id, argv, cwd, esc_key,
                                                                 reason, "danger-full-access")
                         if not ok:
+                            escalation_refused = True
                             break
                         source = esc_source
                     self.bus.publish("tool:retry", {"toolRunId": tool_run_id, "attempt": number + 1, "delayMs": 0,
@@ -226,7 +231,9 @@ class ToolOrchestrator:
                         break
                     continue
                 break
-        return self._complete(request, tool_run_id, started, status, attempts, streams, source, state, message)
+        result = self._complete(request, tool_run_id, started, status, attempts, streams, source, state, message)
+        result.escalation_refused = escalation_refused
+        return result
 
     # ------------------------------------------------------------------ approvals
 

@@ -61,6 +61,7 @@ class ToolResult:
     record: ToolComplete
     message: str | None = None
     captured_stdout: bytes | None = None  # None when capture was off or stdout exceeded the limit
+    escalation_refused: bool = False  # the sandbox denied it and running it outside was not approved
 
     @property
     def ok(self) -> bool:

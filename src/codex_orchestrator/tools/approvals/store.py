@@ -24,7 +24,7 @@ from typing import Any
 
 from ..._files import locked, write_json_atomic
 from ..._record import record
-from ...errors import ConfigError
+from ...errors import ApprovalError, ConfigError
 
 FILE_NAME = "approvals.json"
 VERSION = 1
@@ -164,6 +164,7 @@ class ApprovalStore:
             return []
         except OSError as exc:
             raise ConfigError(f"{self.path}: cannot read the approval store: {exc}") from None
+        self._check_private(info)
         signature = (info.st_ino, info.st_mtime_ns, info.st_size)
         if self._cache is not None and self._cache[0] == signature:
             return self._cache[1]
@@ -180,6 +181,26 @@ class ApprovalStore:
         self._cache = (signature, records)
         return records
 
+    def _check_private(self, info: os.stat_result) -> None:
+        """Refuse a store others could have written, as ssh refuses such keys: approvals are permissions.
+
+        The file and its directory must belong to us (or root) and be writable by no one else; otherwise
+        nothing in it is believed, and the command is refused (fail closed) with the fix in the message.
+        """
+        me = os.geteuid()
+        try:
+            folder = self.home.stat()
+        except OSError as exc:
+            raise ConfigError(f"{self.home}: cannot read the approval store directory: {exc}") from None
+        checks = ((self.path, info, f"chmod 600 {self.path}"), (self.home, folder, f"chmod 700 {self.home}"))
+        for path, st, fix in checks:
+            if st.st_uid not in (me, 0):
+                raise ApprovalError(f"{path}: the approval store belongs to uid {st.st_uid}, not you (uid {me}); "
+                                    "refusing to trust its approvals. Remove it, or chown it to yourself")
+            if stat.S_IMODE(st.st_mode) & 0o022:
+                raise ApprovalError(f"{path}: the approval store is writable by others (mode "
+                                    f"{stat.S_IMODE(st.st_mode):o}); refusing to trust its approvals. Fix: {fix}")
+
 
 def _parse(document: Any, path: Path) -> list[ApprovalRecord]:
     def bad(where: str, what: str) -> ConfigError:
@@ -195,6 +216,8 @@ def _parse(document: Any, path: Path) -> list[ApprovalRecord]:
     if not isinstance(items, list):
         raise bad("approvals", "expected a list")
     records: list[ApprovalRecord] = []
+    from .keys import approval_key
+
     for index, item in enumerate(items):
         where = f"approvals[{index}]"
         if not isinstance(item, dict):
@@ -209,8 +232,24 @@ def _parse(document: Any, path: Path) -> list[ApprovalRecord]:
             raise bad(f"{where}.escalated", "expected true or false")
         if item.get("scope", "always") != "always" or item.get("decision", "approved") != "approved":
             raise bad(where, 'only scope "always" and decision "approved" are stored')
+        if approval_key(command, Path(item["cwd"]), item["escalated"]) != item["key"]:
+            # Edited by hand, or forged: the key would approve one command while `approvals list` shows another.
+            _warn_once(f"{path}: {where} ({item['id']}): its key does not match its command "
+                       f"{command!r}; ignoring that approval")
+            continue
         records.append(ApprovalRecord(
             id=item["id"], key=item["key"], command=tuple(command), cwd=item["cwd"],
             escalated=item["escalated"], created_at=item["created_at"], source=item["source"],
         ))
     return records
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        import sys
+
+        print(f"codex-orchestrator: warning: {message}", file=sys.stderr)
