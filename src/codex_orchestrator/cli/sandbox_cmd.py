@@ -46,6 +46,8 @@ def _print_report(report: dict[str, object]) -> None:
             attempts = outcome.get("attempts", {})
             tried = ", ".join(f"{what} {'allowed' if allowed else 'blocked'}" for what, allowed in attempts.items())
             print(f"      {mode}: {'enforced' if outcome.get('ok') else 'NOT enforced'} ({tried})")
+        for what, how in (info.get("containment") or {}).items():
+            print(f"      {what}: {how}")
     print(f"default: {report.get('default')} ({report.get('default_reason')})")
 
 

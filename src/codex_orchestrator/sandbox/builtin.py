@@ -30,11 +30,12 @@ import weakref
 from functools import cache
 from pathlib import Path
 
-from . import landlock
+from . import landlock, lifetime
 from .layout import FsLayout
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 
 MS_RDONLY = 1
@@ -55,7 +56,11 @@ _LOCKED_FLAGS = (
     (os.ST_NOATIME, MS_NOATIME), (os.ST_NODIRATIME, MS_NODIRATIME), (os.ST_RELATIME, MS_RELATIME),
 )
 
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
+SIG_IGN = 1
+SIG_DFL = 0
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
@@ -63,18 +68,25 @@ IFF_LOOPBACK = 0x8
 EXIT_SETUP_FAILED = 71
 MIN_ABI = 2  # ABI 1 refuses every rename or link across directories, which breaks ordinary tools
 
-DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/ptmx")
+# The devices a command may open (as Codex's sandbox offers them); every other node under /dev, and
+# every other terminal, stays out of reach: no reading or writing another /dev/pts/N, no raw disks.
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/ptmx")
 ALL_RIGHTS = (1 << 64) - 1  # clipped to what the ruleset handles
 DEVICE_RIGHTS = landlock.READ_FILE | landlock.WRITE_FILE | landlock.TRUNCATE
 
 
-def _rules(layout: FsLayout, *, shm: bool) -> list[landlock.Rule]:
-    rules = [landlock.Rule(Path("/"), landlock.READ)]
+def _rules(layout: FsLayout) -> list[landlock.Rule]:
+    """Read everywhere except /dev (listing directories is allowed everywhere), write the writable roots,
+    and open the allowed devices. The private /dev/shm, a fresh /proc and the command's own terminal
+    exist only in the child: it grants them itself (`Confinement._grant_in_child`)."""
+    rules = [landlock.Rule(Path("/"), landlock.READ_DIR)]
+    try:
+        top = sorted(os.listdir("/"))
+    except OSError:
+        top = []
+    rules += [landlock.Rule(Path("/", name), landlock.READ) for name in top if name != "dev"]
     rules += [landlock.Rule(root, ALL_RIGHTS) for root in layout.writable]
     rules += [landlock.Rule(Path(device), DEVICE_RIGHTS) for device in DEVICES]
-    rules.append(landlock.Rule(Path("/dev/pts"), landlock.READ | DEVICE_RIGHTS))
-    if shm and os.path.isdir("/dev/shm"):
-        rules.append(landlock.Rule(Path("/dev/shm"), ALL_RIGHTS))
     return rules
 
 
@@ -91,20 +103,26 @@ class Confinement:
         self._lib.unshare.argtypes = (ctypes.c_int,)
         self._lib.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
                                     ctypes.c_void_p)
-        need_mounts = bool(layout.read_only) or mount_private
-        self._flags = CLONE_NEWUSER | (CLONE_NEWNS if need_mounts else 0)
+        # A pid namespace always: its init dies with us (PR_SET_PDEATHSIG) and takes every process of the
+        # command with it; and a mount namespace for the private /proc and /dev/shm.
+        self._flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID
         if not layout.network:
             self._flags |= CLONE_NEWNET
         uid, gid = os.geteuid(), os.getegid()
         self._uid_map = f"{uid} {uid} 1\n".encode()
         self._gid_map = f"{gid} {gid} 1\n".encode()
-        self._private = need_mounts
+        self._private = True
+        self._shm_writable = bool(layout.writable)
+        self._max_fd = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024
         self._binds = [(bytes(path), _remount_flags(path)) for path in layout.read_only]
         # struct ifreq: the interface name, then ifr_flags (a short) in a 24-byte union.
         ifreq = b"lo".ljust(16, b"\0") + (IFF_UP | IFF_LOOPBACK).to_bytes(2, sys.byteorder)
         self._ifreq = ctypes.create_string_buffer(ifreq, 40)
         self._loopback = not layout.network
-        self._ruleset = landlock.create_ruleset(_rules(layout, shm=bool(layout.writable)), abi)
+        self._abi = abi
+        self._owner = os.getpid()  # the orchestrator: the waiter exits at once if its parent is not this
+        self._proc_mounted = self._shm_mounted = self._pts_mounted = False
+        self._ruleset = landlock.create_ruleset(_rules(layout), abi)
         self._finalizer = weakref.finalize(self, os.close, self._ruleset)
         # Variadic C functions: every argument as a full-width long, built once here.
         zero = ctypes.c_ulong(0)
@@ -141,12 +159,132 @@ class Confinement:
                 _die(b"bind-mounting a protected path")
             if lib.mount(None, path, None, remount, None) != 0:
                 _die(b"remounting a protected path read-only")
+        alive_r, alive_w = os.pipe()  # the init sees EOF on alive_r once the waiter is gone
+        status_r, status_w = os.pipe()  # the init reports the command's raw wait status here
+        init = os.fork()  # pid 1 of the new pid namespace
+        if init == 0:
+            os.close(alive_w)
+            os.close(status_r)
+            self._init(alive_r, status_w)  # returns only in the command's process
+            return
+        # The waiter: the process the runtime spawned and waits for. It dies with the orchestrator (then
+        # its init dies, then the namespace), ignores the runtime's SIGINT/SIGTERM (they reach the command,
+        # which shares its process group) and ends with the command's own status.
+        lifetime.die_with(self._owner)  # checks the orchestrator did not die before it took effect
+        # SIGHUP, SIGINT, SIGQUIT, SIGTERM. A hang-up of the terminal (we are its session leader) must not
+        # kill us before we relay the command's status; the runtime's SIGKILL still ends everything.
+        for signum in (1, 2, 3, 15):
+            lib.signal(ctypes.c_int(signum), ctypes.c_void_p(SIG_IGN))
+        os.close(alive_r)
+        os.close(status_w)
+        _close_all_but(sorted((alive_w, status_r)), self._max_fd)
+        _relay(lib, init, status_r)
+
+    def _init(self, alive_r: int, status_w: int) -> None:
+        """pid 1: mounts what only it can, confines itself, forks the command, reaps, reports, exits."""
+        lib = self._lib
+        lib.prctl(ctypes.c_int(PR_SET_PDEATHSIG), ctypes.c_ulong(9), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                  ctypes.c_ulong(0))
+        import select
+
+        if select.select([alive_r], [], [], 0)[0]:  # EOF: the waiter died before PR_SET_PDEATHSIG
+            os._exit(EXIT_SETUP_FAILED)
+        self._private_mounts()
         if self._loopback:
             _loopback_up(lib, self._ifreq)
+        self._grant_in_child()
         if lib.prctl(*self._nnp_args) != 0:
             _die(b"prctl(PR_SET_NO_NEW_PRIVS)")
         if lib.syscall(*self._restrict_args) != 0:
             _die(b"landlock_restrict_self")
+        command = os.fork()
+        if command == 0:
+            os.close(alive_r)
+            os.close(status_w)
+            return  # the runtime's child code goes on to exec the command
+        _close_all_but([alive_r, status_w], self._max_fd)
+        while True:  # reap everything; when the command ends, report and go (the namespace goes with us)
+            try:
+                pid, wait_status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                os._exit(EXIT_SETUP_FAILED)
+            except InterruptedError:
+                continue
+            if pid == command:
+                os.write(status_w, wait_status.to_bytes(4, "little", signed=True))
+                os._exit(0)
+
+    def _private_mounts(self) -> None:
+        """A /proc of this pid namespace, a private /dev/shm and, without a terminal of our own, a private
+        devpts so that `script`, `expect` or `pty.openpty()` work without reaching the host's terminals.
+        Best effort: what fails keeps the host's, which Landlock keeps out of reach."""
+        lib = self._lib
+        self._proc_mounted = lib.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) == 0
+        self._shm_mounted = os.path.isdir("/dev/shm") and lib.mount(
+            b"tmpfs", b"/dev/shm", b"tmpfs", MS_NOSUID | MS_NODEV, b"mode=1777") == 0
+        # With a terminal on fd 0 (a PTY session) its /dev/pts/N path must keep naming it: no new instance.
+        self._pts_mounted = not os.isatty(0) and lib.mount(
+            b"devpts", b"/dev/pts", b"devpts", MS_NOSUID | MS_NOEXEC, b"newinstance,ptmxmode=0666,mode=0620") == 0
+        if self._pts_mounted and lib.mount(b"/dev/pts/ptmx", b"/dev/ptmx", None, MS_BIND, None) != 0:
+            self._pts_mounted = False
+
+    def _grant_in_child(self) -> None:
+        """Landlock rules name inodes, so what was mounted here, and the command's own terminal, are granted
+        here: the fresh /proc (read), the private /dev/shm (write, in a writable mode), the tty on fd 0."""
+        grants = []
+        if self._proc_mounted:
+            grants.append((b"/proc", landlock.READ))
+        if self._shm_mounted and self._shm_writable:
+            grants.append((b"/dev/shm", ALL_RIGHTS))
+        if self._pts_mounted:
+            grants += [(b"/dev/pts", landlock.READ | DEVICE_RIGHTS), (b"/dev/ptmx", DEVICE_RIGHTS)]
+        if os.isatty(0):
+            grants.append((b"/proc/self/fd/0", DEVICE_RIGHTS))
+        for path, access in grants:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                landlock.add_rule(self._ruleset, fd, access & landlock.handled_rights(self._abi), path.decode())
+            except OSError:
+                _die(b"granting " + path)
+            finally:
+                os.close(fd)
+
+
+def _close_all_but(keep: list[int], max_fd: int) -> None:
+    """Close every descriptor except `keep` (sorted): the runtime's pipes and its exec-error pipe above all,
+    or the runtime would wait for EOF from a process that never execs."""
+    low = 0
+    for fd in keep:
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, max_fd)
+
+
+def _relay(lib: ctypes.CDLL, init: int, status_r: int) -> None:
+    """Wait for the init, then end exactly as the command did: its exit code, or death by its signal."""
+    while True:
+        try:
+            _, wait_status = os.waitpid(init, 0)
+            break
+        except InterruptedError:
+            continue
+    try:
+        data = os.read(status_r, 4)
+    except OSError:
+        data = b""
+    if len(data) == 4:
+        wait_status = int.from_bytes(data, "little", signed=True)
+    if os.WIFSIGNALED(wait_status):
+        signum = os.WTERMSIG(wait_status)
+        lib.prctl(ctypes.c_int(PR_SET_DUMPABLE), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                  ctypes.c_ulong(0))  # relaying SIGSEGV must not leave a core file of ours behind
+        lib.signal(ctypes.c_int(signum), ctypes.c_void_p(SIG_DFL))
+        os.kill(os.getpid(), signum)
+        os._exit(128 + signum)
+    os._exit(os.WEXITSTATUS(wait_status) if os.WIFEXITED(wait_status) else EXIT_SETUP_FAILED)
 
 
 def _loopback_up(lib: ctypes.CDLL, ifreq: ctypes.Array[ctypes.c_char]) -> None:

@@ -28,12 +28,11 @@ class BwrapInfo:
 
 
 def command(bwrap: str, layout: FsLayout, argv: Sequence[str], cwd: Path, *, pty: bool) -> list[str]:
-    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev"]
-    if pty:
-        # Our PTY's slave lives in the host devpts; bind it so ttyname() and /dev/pts/N resolve.
-        # The rest of /dev stays bwrap's minimal one: binding all of /dev would expose raw disks.
-        args += ["--dev-bind", "/dev/pts", "/dev/pts"]
-    args += ["--proc", "/proc"]
+    # bwrap's minimal /dev: null, zero, full, random, urandom, tty, a private devpts and /dev/shm. The
+    # host's terminals are not bound in, not even in PTY mode: the command's own terminal reaches it as
+    # fds 0-2 and /dev/tty (its controlling terminal), so `tty` cannot name it, but nothing can open
+    # another /dev/pts/N (keystrokes of other sessions, escape sequences into them).
+    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     for root in layout.writable:
         if not root.is_relative_to("/dev") and not root.is_relative_to("/proc"):
             args += ["--bind", str(root), str(root)]

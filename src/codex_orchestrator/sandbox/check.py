@@ -108,6 +108,28 @@ def _verify(backend: str, base: Path, port: int) -> dict[str, object]:
     return verified
 
 
+def containment(name: str, abi: int) -> dict[str, str]:
+    """What each backend does beyond the filesystem and the network (docs/sandbox.md, "Containment")."""
+    from .landlock import SCOPE_MIN_ABI
+
+    if name == "builtin":
+        scoped = abi >= SCOPE_MIN_ABI
+        return {
+            "process lifetime": "pid namespace whose init dies with the orchestrator (PR_SET_PDEATHSIG, race-free)",
+            "signals and ptrace": "pid namespace + Landlock" + (" signal scoping" if scoped else
+                                                                 f" (signal scoping needs ABI {SCOPE_MIN_ABI})"),
+            "devices": "null zero full random urandom tty ptmx, the command's own terminal, private devpts and "
+                       "/dev/shm",
+            "protected": ".git (and pointer files), .codex, .agents, the run store",
+        }
+    return {
+        "process lifetime": "pid namespace, --die-with-parent (plus PR_SET_PDEATHSIG on bwrap itself)",
+        "signals and ptrace": "pid namespace, no capabilities",
+        "devices": "bwrap's minimal /dev (private devpts and /dev/shm); no host terminal, even in PTY mode",
+        "protected": ".git (and pointer files), .codex, .agents, the run store",
+    }
+
+
 def check_report() -> dict[str, object]:
     import platform
     import socket
@@ -130,6 +152,7 @@ def check_report() -> dict[str, object]:
                 entry["verified"] = verified
                 entry["enforces"] = [mode for mode, result in verified.items()
                                      if isinstance(result, dict) and result.get("ok")]
+                entry["containment"] = containment(report.name, landlock.abi_version())
             else:
                 entry["enforces"] = []
             backends[report.name] = entry

@@ -49,10 +49,22 @@ READ = EXECUTE | READ_FILE | READ_DIR
 FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE
 
 
+# ABI 6: `scoped` restrictions. A scoped process may not signal, nor connect to an abstract Unix
+# socket of, a process outside its Landlock domain.
+SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0
+SCOPE_SIGNAL = 1 << 1
+SCOPE_MIN_ABI = 6
+
+
 class RulesetAttr(ctypes.Structure):
-    # Only the first field: the kernel accepts a shorter struct from older callers,
-    # and network and scope restrictions are left to the network namespace.
+    # The kernel accepts a shorter struct from older callers: the first field alone before ABI 6.
+    # Network access is left to the network namespace (handled_access_net stays 0).
     _fields_ = (("handled_access_fs", ctypes.c_uint64),)
+
+
+class RulesetAttrScoped(ctypes.Structure):
+    _fields_ = (("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
+                ("scoped", ctypes.c_uint64))
 
 
 class PathBeneathAttr(ctypes.Structure):
@@ -101,7 +113,8 @@ def create_ruleset(rules: list[Rule], abi: int) -> int:
     """Return a ruleset fd (close-on-exec) granting `rules`; paths that do not exist are skipped."""
     handled = handled_rights(abi)
     lib = libc()
-    attr = RulesetAttr(handled)
+    attr: ctypes.Structure = (RulesetAttrScoped(handled, 0, SCOPE_SIGNAL | SCOPE_ABSTRACT_UNIX_SOCKET)
+                              if abi >= SCOPE_MIN_ABI else RulesetAttr(handled))
     fd = int(lib.syscall(ctypes.c_long(SYS_CREATE_RULESET), ctypes.byref(attr),
                          ctypes.c_size_t(ctypes.sizeof(attr)), ctypes.c_uint32(0)))
     if fd < 0:
@@ -114,19 +127,25 @@ def create_ruleset(rules: list[Rule], abi: int) -> int:
             except FileNotFoundError:
                 continue
             try:
-                access = rule.access & handled
-                if not stat.S_ISDIR(os.fstat(path_fd).st_mode):
-                    access &= FILE_RIGHTS
-                beneath = PathBeneathAttr(access, path_fd)
-                result = lib.syscall(ctypes.c_long(SYS_ADD_RULE), ctypes.c_int(fd),
-                                     ctypes.c_int(RULE_PATH_BENEATH), ctypes.byref(beneath),
-                                     ctypes.c_uint32(0))
-                if result < 0:
-                    err = ctypes.get_errno()
-                    raise LandlockError(err, f"landlock_add_rule({rule.path}): {os.strerror(err)}")
+                add_rule(fd, path_fd, rule.access & handled, str(rule.path))
             finally:
                 os.close(path_fd)
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def add_rule(ruleset: int, path_fd: int, access: int, name: str) -> None:
+    """Grant `access` beneath the file `path_fd` refers to (clipped to a file's rights for a non-directory).
+
+    Also called in the sandboxed child, for what exists only there: its private /dev/shm and its tty.
+    """
+    if not stat.S_ISDIR(os.fstat(path_fd).st_mode):
+        access &= FILE_RIGHTS
+    beneath = PathBeneathAttr(access, path_fd)
+    result = libc().syscall(ctypes.c_long(SYS_ADD_RULE), ctypes.c_int(ruleset), ctypes.c_int(RULE_PATH_BENEATH),
+                            ctypes.byref(beneath), ctypes.c_uint32(0))
+    if result < 0:
+        err = ctypes.get_errno()
+        raise LandlockError(err, f"landlock_add_rule({name}): {os.strerror(err)}")

@@ -75,6 +75,8 @@ def prepare(policy: SandboxPolicy, argv: Sequence[str], cwd: Path, layout_env: M
 
         return SandboxedSpawn(list(argv), builtin.wrap(layout), "builtin", True, policy)
     from . import bwrap
+    from .lifetime import die_with_parent
 
     wrapped = bwrap.wrap(layout, argv, Path(os.path.abspath(cwd)), pty=pty)
-    return SandboxedSpawn(wrapped, None, "bwrap", True, policy)
+    # bwrap's --die-with-parent covers its namespace; this covers bwrap itself, race-free.
+    return SandboxedSpawn(wrapped, die_with_parent(), "bwrap", True, policy)
