@@ -122,6 +122,7 @@ class ToolComplete(TypedDict):
     attempts: list[ToolAttempt]
     stageId: NotRequired[str]
     message: NotRequired[str]
+    ruleDowngrade: NotRequired[str]  # why a Codex `allow` rule did not take the command out of the sandbox
 
 
 class ExecBegin(TypedDict):

@@ -143,6 +143,11 @@ class ToolOrchestrator:
             known_safe=is_known_safe(argv),
             justification=request.justification,
         )
+        downgrade = None
+        if assessment.source == "codex-rules" and not assessment.sandboxed and mode != "danger-full-access":
+            downgrade = self._rule_downgrade(argv, cwd, request)
+            if downgrade is not None:
+                assessment = Assessment("run", "codex-rules", downgrade, True, False)
         key = approval_key(argv, cwd, assessment.escalated)
         source = assessment.source
         approved_before_run = False
@@ -169,7 +174,8 @@ class ToolOrchestrator:
         if assessment.action == "reject":
             status = "cancelled" if self.cancel.cancelled else "rejected"  # Ctrl-C at the approval prompt
             return self._complete(request, tool_run_id, started, status, [], {}, source,
-                                  "unsandboxed" if not sandboxed else "sandboxed", assessment.reason)
+                                  "unsandboxed" if not sandboxed else "sandboxed", assessment.reason,
+                                  downgrade=downgrade)
 
         attempts: list[ToolAttempt] = []
         streams: dict[str, HeadTailBuffer] = {}
@@ -231,9 +237,19 @@ class ToolOrchestrator:
                         break
                     continue
                 break
-        result = self._complete(request, tool_run_id, started, status, attempts, streams, source, state, message)
+        result = self._complete(request, tool_run_id, started, status, attempts, streams, source, state, message,
+                                downgrade=downgrade)
         result.escalation_refused = escalation_refused
         return result
+
+    def _rule_downgrade(self, argv: list[str], cwd: Path, request: ToolRequest) -> str | None:
+        """Why an `allow` rule may not take this command out of the sandbox (tools/allow.py), or None."""
+        from .allow import downgrade_reason
+
+        policy = self.config.sandbox_policy(mode="workspace-write", protected=self.protected_paths)
+        writable = policy.resolved_writable_roots(cwd, self.base_env)
+        reason = downgrade_reason(argv, cwd, request.env, self.base_env, writable)
+        return f"the allow rule runs it inside the sandbox: {reason}" if reason else None
 
     # ------------------------------------------------------------------ approvals
 
@@ -456,6 +472,7 @@ class ToolOrchestrator:
     def _complete(
         self, request: ToolRequest, tool_run_id: str, started: float, status: str, attempts: list[ToolAttempt],
         streams: dict[str, HeadTailBuffer], source: str, state: SandboxState, message: str | None,
+        *, downgrade: str | None = None,
     ) -> ToolResult:
         last = attempts[-1] if attempts else None
         duration_ms = round((time.monotonic() - started) * 1000, 3)
@@ -469,6 +486,8 @@ class ToolOrchestrator:
             record["stageId"] = request.stage_id
         if message:
             record["message"] = message
+        if downgrade:
+            record["ruleDowngrade"] = downgrade
         self.bus.publish("tool:complete", record)
         captured = None
         if request.capture_stdout and not self._capture_overflow:
