@@ -64,6 +64,13 @@ class RuleMatch:
 class RuleSet:
     rules: list[PrefixRule] = field(default_factory=list)
 
+    def _strict_inner(self, argv: Sequence[str]) -> list[PrefixRule]:
+        """`forbidden`/`prompt` rules matching a command hidden behind a wrapper or a path (wrappers.py)."""
+        from .wrappers import inner_commands
+
+        return [rule for inner in inner_commands(argv) for rule in self.rules
+                if rule.decision != Decision.ALLOW and rule.matches(inner)]
+
     def evaluate(self, argv: Sequence[str]) -> RuleMatch | None:
         """The strictest decision of every rule matching `argv`, or None if none matches.
 
@@ -78,10 +85,13 @@ class RuleSet:
         if not argv:
             return None
         found = [rule for rule in self.rules if rule.matches(argv)]
+        found += self._strict_inner(argv)
         script = shell_script(argv)
         if script is not None:
             commands = split_script(script)
             if commands is not None:
+                for command in commands:
+                    found += self._strict_inner(command)
                 per_command = [[rule for rule in self.rules if rule.matches(c)] for c in commands]
                 found += [rule for rules in per_command for rule in rules if rule.decision != Decision.ALLOW]
                 if all(rules and all(r.decision == Decision.ALLOW for r in rules) for rules in per_command):
@@ -90,6 +100,7 @@ class RuleSet:
                 for segment in _loose_segments(script):
                     found += [rule for rule in self.rules
                               if rule.decision != Decision.ALLOW and rule.matches(segment)]
+                    found += self._strict_inner(segment)
         if not found:
             return None
         decision = max((rule.decision for rule in found), key=_STRICTNESS.__getitem__)
