@@ -184,8 +184,8 @@ def test_preexec_runs_in_the_shell_with_a_controlling_terminal(tmp_path: Path) -
 
 
 def test_marker_split_across_reads_byte_by_byte() -> None:
-    scanner = _MarkerScanner("abc123")
-    stream = b"out\x1e put\x1eco-end:abc123:17\x1etrailing"
+    scanner = _MarkerScanner()
+    stream = b"out\x1e put\x1eco-end:123417\x1etrailing"
     emitted = b""
     status = None
     after = b""
@@ -195,12 +195,13 @@ def test_marker_split_across_reads_byte_by_byte() -> None:
         if found is not None:
             status, after = found, rest
             break
-    assert (emitted, status) == (b"out\x1e put", 17)
+    assert (emitted, status) == (b"out\x1e put", b"\x1eco-end:123417\x1e")
+    assert _MarkerScanner.token(status) == "123417"
     assert after == b""  # the marker ended exactly at this byte
 
 
 def test_marker_scanner_releases_a_fragment_that_is_not_a_marker() -> None:
-    scanner = _MarkerScanner("abc123")
+    scanner = _MarkerScanner()
     assert scanner.feed(b"x\x1eco-e") == (b"x", None, b"")
     assert scanner.feed(b"nd:zzz") == (b"\x1eco-end:zzz", None, b"")
 

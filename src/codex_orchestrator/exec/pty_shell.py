@@ -10,13 +10,16 @@ The end-marker protocol (docs/exec.md has the long version):
   itself reads from its stdin (the terminal) comes from `write_stdin`, never
   from the rest of our input; and a command of any length or number of lines
   fits (a terminal line is capped at 4095 bytes).
-* The end of a command is the shell's next prompt. PS1 is set to
-  `\\x1e co-end:<nonce>:$? \\x1e` (without the spaces), with a random per-session nonce,
-  and PROMPT_COMMAND puts it back before every prompt in case a command changed
-  PS1. A prompt appears after a command however it ended, including after an
-  interrupt that aborts the rest of the line, and prompt expansion needs no
-  fork. The literal PS1 text holds `\\036`, not the byte 0x1E, so printing the
-  variable can never fake a marker.
+* The end of a command is the shell's next prompt, `\\x1e co-end:<token> \\x1e` (without the
+  spaces). Its exit status does **not** travel on the terminal, which anything the command
+  runs can write to: PROMPT_COMMAND takes `$?`, draws a fresh random token (`$SRANDOM`, after the
+  command ended, never exported), writes `<token> <status>` to a private status pipe, and only then
+  prints the prompt carrying the same token. A marker counts only when its token is the one the pipe
+  delivered; a program that prints a look-alike marker cannot know the token, and its text stays
+  output. The pipe's descriptor is closed for the command itself (`. script N>&-`), so no program
+  the command starts inherits it. A prompt appears after a command however it ended, including
+  after an interrupt that aborts the rest of the line. The literal PS1 text holds `\\036`, not the
+  byte 0x1E, so printing the variable can never fake a marker.
 * The marker is cut out of the output even when it arrives split across reads:
   a trailing fragment that could be the start of a marker is held back until
   the next read decides.
@@ -93,32 +96,39 @@ def clamp_yield_ms(yield_ms: int) -> int:
     return max(YIELD_MIN_MS, min(YIELD_MAX_MS, yield_ms))
 
 
-class _MarkerScanner:
-    """Finds `\\x1e co-end:<nonce>:<status> \\x1e` in a byte stream split arbitrarily across reads."""
+TOKEN_DIGITS = 24  # at most: two $SRANDOM values (each < 2**32) side by side
 
-    def __init__(self, nonce: str) -> None:
-        self._prefix = MARKER_START + f"co-end:{nonce}:".encode()
-        self._pattern = re.compile(re.escape(self._prefix) + rb"(\d{1,3})\x1e")
+
+class _MarkerScanner:
+    """Finds `\\x1e co-end:<token> \\x1e` in a byte stream split arbitrarily across reads."""
+
+    def __init__(self) -> None:
+        self._prefix = MARKER_START + b"co-end:"
+        self._pattern = re.compile(re.escape(self._prefix) + rb"(\d{1,%d})\x1e" % TOKEN_DIGITS)
         self._pending = b""
 
-    def feed(self, data: bytes) -> tuple[bytes, int | None, bytes]:
-        """(output before any marker, the marker's status or None, bytes after the marker)."""
+    def feed(self, data: bytes) -> tuple[bytes, bytes | None, bytes]:
+        """(output before any marker, the marker's text or None, bytes after the marker)."""
         buf = self._pending + data
         self._pending = b""
         match = self._pattern.search(buf)
         if match:
-            return buf[: match.start()], int(match.group(1)), buf[match.end() :]
-        start = buf.rfind(MARKER_START, max(0, len(buf) - len(self._prefix) - 4))
+            return buf[: match.start()], match.group(0), buf[match.end() :]
+        start = buf.rfind(MARKER_START, max(0, len(buf) - len(self._prefix) - TOKEN_DIGITS - 1))
         if start >= 0 and self._could_start_marker(buf[start:]):
             self._pending = buf[start:]
             return buf[:start], None, b""
         return buf, None, b""
 
+    @staticmethod
+    def token(marker: bytes) -> str:
+        return marker[len(MARKER_START + b"co-end:") : -1].decode("ascii")
+
     def _could_start_marker(self, fragment: bytes) -> bool:
         if len(fragment) <= len(self._prefix):
             return self._prefix.startswith(fragment)
         digits = fragment[len(self._prefix) :]
-        return fragment.startswith(self._prefix) and len(digits) <= 3 and digits.isdigit()
+        return fragment.startswith(self._prefix) and len(digits) <= TOKEN_DIGITS and digits.isdigit()
 
     def take_pending(self) -> bytes:
         pending, self._pending = self._pending, b""
@@ -146,8 +156,11 @@ class PtyShell:
         self.last_used = self.created_at
         self.kill_grace = kill_grace
         self._lock = threading.Lock()
-        self._nonce = os.urandom(8).hex()
-        self._scanner = _MarkerScanner(self._nonce)
+        self._scanner = _MarkerScanner()
+        # The exit status channel: the shell writes `<token> <status>` here before each prompt.
+        self._status_r, self._status_w = os.pipe2(os.O_CLOEXEC)
+        os.set_blocking(self._status_r, False)
+        self._statuses = b""
         self._chunker = Utf8Chunker()
         self._leftover = b""  # bytes read after a marker: background output, reported with the next call
         self._input = b""  # bytes for the terminal not yet accepted by it
@@ -164,9 +177,12 @@ class PtyShell:
             self._proc = subprocess.Popen(
                 list(argv), cwd=cwd, env={**env, "HISTFILE": ""}, stdin=slave, stdout=slave, stderr=slave,
                 start_new_session=True, close_fds=True, preexec_fn=_controlling_terminal(preexec),
+                pass_fds=(self._status_w,),
             )
         except BaseException as exc:
             os.close(master)
+            os.close(self._status_r)
+            os.close(self._status_w)
             _remove_tree(self._dir)
             if isinstance(exc, subprocess.SubprocessError):
                 raise SpawnError(f"could not start the shell: the sandbox set-up failed ({exc})") from exc
@@ -175,6 +191,7 @@ class PtyShell:
             raise
         finally:
             os.close(slave)
+        os.close(self._status_w)  # the shell holds it now; EOF here means the shell is gone
         self._master = master
         self.pid = self._proc.pid
         os.set_blocking(master, False)
@@ -207,7 +224,7 @@ class PtyShell:
             self._timed_out = self._cancelled = False
             self._deadline = call.started + timeout if timeout is not None else None
             self._kill_at = None
-            self._input += f" . {shlex.quote(str(self._script))}\n".encode()
+            self._input += f" . {shlex.quote(str(self._script))} {self._status_w}>&-\n".encode()
             return self._collect(call, yield_ms, cancel)
 
     def write_stdin(self, chars: str, *, on_chunk: ChunkSink | None = None, log: BinaryIO | None = None,
@@ -245,10 +262,12 @@ class PtyShell:
         return attrs
 
     def _start(self) -> None:
-        ps1 = rf"\036co-end:{self._nonce}:$?\036"
+        ps1 = r"\036co-end:${__co_t}\036"
+        prompt_command = (f"__co_s=$?; __co_t=$SRANDOM$SRANDOM; PS1={shlex.quote(ps1)}; "
+                          f'printf "%s %s\\n" "$__co_t" "$__co_s" >&{self._status_w}')
         init = (
-            " unset HISTFILE MAILCHECK; set +o history +o emacs +o vi; PS0=''; PS2=''; "
-            f"PS1={shlex.quote(ps1)}; PROMPT_COMMAND={shlex.quote('PS1=' + shlex.quote(ps1))}\n"
+            " unset HISTFILE MAILCHECK; set +o history +o emacs +o vi; shopt -s promptvars; PS0=''; PS2=''; "
+            f"export -n PS1 PROMPT_COMMAND __co_s __co_t; PROMPT_COMMAND={shlex.quote(prompt_command)}\n"
         )
         self._input = init.encode()
         self._running = True
@@ -309,13 +328,36 @@ class PtyShell:
         return self._outcome(call, status)
 
     def _absorb(self, call: _Call, data: bytes) -> int | None:
-        """Pass output through the marker scanner; returns the command's status once its marker came."""
-        output, status, after = self._scanner.feed(data)
-        self._emit(call, self._chunker.feed(output) if output else [])
-        if status is not None:
-            self._leftover = after
-            self._emit(call, self._chunker.flush())
-        return status
+        """Pass output through the marker scanner; returns the command's status once its real marker came.
+
+        A marker whose token the status pipe did not deliver was printed by a program: it is output."""
+        while True:
+            output, marker, after = self._scanner.feed(data)
+            if marker is None:
+                self._emit(call, self._chunker.feed(output) if output else [])
+                return None
+            status = self._status_for(_MarkerScanner.token(marker))
+            if status is not None:
+                self._emit(call, self._chunker.feed(output) if output else [])
+                self._leftover = after
+                self._emit(call, self._chunker.flush())
+                return status
+            self._emit(call, self._chunker.feed(output + marker))
+            data = after
+
+    def _status_for(self, token: str) -> int | None:
+        """The status the shell reported with `token`. It wrote the pipe before printing the prompt, so by
+        the time its marker is read the line is there."""
+        with contextlib.suppress(BlockingIOError, OSError):
+            while chunk := os.read(self._status_r, 4096):
+                self._statuses += chunk
+        lines = self._statuses.split(b"\n")
+        for index, line in enumerate(lines[:-1]):
+            got, _, status = line.decode("ascii", "replace").partition(" ")
+            if got == token and status.isdigit():
+                self._statuses = b"\n".join(lines[index + 1 :])
+                return int(status)
+        return None
 
     def _emit(self, call: _Call, chunks: list[Chunk]) -> None:
         for chunk in chunks:
@@ -402,6 +444,7 @@ class PtyShell:
         _kill_session(self.pid)
         returncode = self._proc.wait()
         os.close(self._master)
+        os.close(self._status_r)
         self._master = -1
         self._exit_status = returncode
         _remove_tree(self._dir)
