@@ -1,4 +1,4 @@
-"""Crash-safe file writes and cross-process locks.
+"""Crash-safe file writes and cross-process locks, that never follow a link into the run store.
 
 Every file the tool writes goes through `write_*_atomic`: the bytes go to a
 temporary file in the same directory, are fsynced, and the file is renamed over
@@ -6,57 +6,140 @@ the target, so a `kill -9` at any moment leaves either the old or the new
 content, never a torn one. Files shared by concurrent runs are read-modified-
 written inside `locked()`, an `flock` on a sibling `.lock` file (Linux only, like
 the sandbox; it costs no import, unlike a lock library).
+
+The run store lives inside the repository, which is untrusted: it may ship
+`.runs` or `out/<task>/state.json` as a symlink to `~/.bashrc`. Every run-store
+call passes `within=<repo root>`: the directories below it are then opened one
+component at a time with `O_NOFOLLOW` (so nothing can be swapped between a check
+and the write), files are created with `O_EXCL|O_NOFOLLOW`, renamed relative to
+the directory's fd, and a link where a file or directory should be is refused
+with `UnsafePathError` naming it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import itertools
 import json
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 _temp_counter = itertools.count()
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
-def _open_temp(path: Path, mode: int) -> tuple[int, Path]:
-    """A new file beside `path`, unique to this process and call (no tempfile/random import)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{next(_temp_counter)}.tmp")
+def _unsafe(path: Path, what: str) -> Exception:
+    from .errors import UnsafePathError
+
+    return UnsafePathError(f"{path}: {what}; the run store never follows a link it did not create "
+                           "(remove it, or move it out of the way, and run again)")
+
+
+@contextlib.contextmanager
+def _directory(folder: Path, within: Path | None, *, create: bool) -> Iterator[int]:
+    """An fd of `folder`. With `within` (a trusted root, e.g. the repository), every component of
+    `folder` below it is opened with O_NOFOLLOW, one at a time: a symlink (or a file) where a directory
+    should be is refused, and nothing can swap a component between the check and the use."""
+    if within is None:
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder, _DIR_FLAGS)
+    else:
         try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode), tmp
+            parts = folder.relative_to(within).parts
+        except ValueError:
+            raise _unsafe(folder, f"is not inside {within}") from None
+        fd = os.open(within, _DIR_FLAGS)
+        here = within
+        try:
+            for part in parts:
+                here = here / part
+                if create:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(part, 0o755, dir_fd=fd)
+                try:
+                    child = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+                except (NotADirectoryError, OSError) as exc:
+                    if isinstance(exc, FileNotFoundError):
+                        raise
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise _unsafe(here, "is a symbolic link or not a directory") from None
+                    raise
+                os.close(fd)
+                fd = child
+        except BaseException:
+            os.close(fd)
+            raise
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def make_dirs(folder: Path, *, within: Path) -> None:
+    """Create `folder` and its parents below `within`, following no link (see `_directory`)."""
+    with _directory(folder, within, create=True):
+        pass
+
+
+def _refuse_link(dir_fd: int, name: str, path: Path) -> None:
+    try:
+        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        raise _unsafe(path, "is a symbolic link")
+
+
+def _open_temp(dir_fd: int, name: str, mode: int) -> tuple[int, str]:
+    """A new file beside `name`, unique to this process and call (no tempfile/random import)."""
+    while True:
+        tmp = f".{name}.{os.getpid()}.{next(_temp_counter)}.tmp"
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+            return os.open(tmp, flags, mode, dir_fd=dir_fd), tmp
         except FileExistsError:  # left behind by a killed process whose pid was reused
             continue
 
 
-def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o644, fsync: bool = True) -> None:
-    """Replace `path` with `data` atomically; the file gets `mode` from its first byte on."""
-    fd, tmp = _open_temp(path, mode)
-    try:
-        os.fchmod(fd, mode)  # O_CREAT's mode is filtered by the umask
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        if fsync:
-            os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        os.replace(tmp, path)
-    except BaseException:
-        if fd >= 0:
+def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o644, fsync: bool = True,
+                       within: Path | None = None) -> None:
+    """Replace `path` with `data` atomically; the file gets `mode` from its first byte on.
+
+    With `within`, nothing below that root is followed if it is a link (see `_directory`), and a
+    symlink in `path`'s place is refused rather than replaced.
+    """
+    with _directory(path.parent, within, create=True) as dir_fd:
+        if within is not None:
+            _refuse_link(dir_fd, path.name, path)
+        fd, tmp = _open_temp(dir_fd, path.name, mode)
+        try:
+            os.fchmod(fd, mode)  # O_CREAT's mode is filtered by the umask
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            if fsync:
+                os.fsync(fd)
             os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+            fd = -1
+            os.replace(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp, dir_fd=dir_fd)
+            raise
 
 
-def write_text_atomic(path: Path, text: str, *, mode: int = 0o644, fsync: bool = True) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"), mode=mode, fsync=fsync)
+def write_text_atomic(path: Path, text: str, *, mode: int = 0o644, fsync: bool = True,
+                      within: Path | None = None) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"), mode=mode, fsync=fsync, within=within)
 
 
 def dump_json(value: Any) -> str:
@@ -68,21 +151,37 @@ def dump_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False) + "\n"
 
 
-def write_json_atomic(path: Path, value: Any, *, mode: int = 0o644, fsync: bool = True) -> None:
-    write_text_atomic(path, dump_json(value), mode=mode, fsync=fsync)
+def write_json_atomic(path: Path, value: Any, *, mode: int = 0o644, fsync: bool = True,
+                      within: Path | None = None) -> None:
+    write_text_atomic(path, dump_json(value), mode=mode, fsync=fsync, within=within)
 
 
-def read_json(path: Path) -> Any:
-    with path.open("rb") as handle:
+def open_file(path: Path, flags: int, *, within: Path | None = None, mode: int = 0o644) -> int:
+    """`os.open` of `path`; with `within`, no link is followed anywhere below that root (O_NOFOLLOW)."""
+    if within is None:
+        return os.open(path, flags | os.O_CLOEXEC, mode)
+    with _directory(path.parent, within, create=bool(flags & os.O_CREAT)) as dir_fd:
+        try:
+            return os.open(path.name, flags | os.O_CLOEXEC | os.O_NOFOLLOW, mode, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise _unsafe(path, "is a symbolic link") from None
+            raise
+
+
+def read_json(path: Path, *, within: Path | None = None) -> Any:
+    fd = open_file(path, os.O_RDONLY, within=within)
+    with os.fdopen(fd, "rb") as handle:
         return json.loads(handle.read())
 
 
 @contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
+def locked(path: Path, *, within: Path | None = None) -> Iterator[None]:
     """Hold an exclusive cross-process lock for `path` (on `path` + '.lock')."""
     lock_path = path.with_name(path.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    if within is None:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = open_file(lock_path, os.O_RDWR | os.O_CREAT, within=within)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -90,17 +189,18 @@ def locked(path: Path) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def update_json_locked(path: Path, update: Any, default: Any, *, mode: int = 0o644) -> Any:
+def update_json_locked(path: Path, update: Any, default: Any, *, mode: int = 0o644,
+                       within: Path | None = None) -> Any:
     """Read-modify-write a shared JSON file under its lock; `update(value) -> value`.
 
     A file that is missing or unreadable (it can only be unreadable if someone
     else wrote it by hand) starts again from `default`.
     """
-    with locked(path):
+    with locked(path, within=within):
         try:
-            current = read_json(path)
+            current = read_json(path, within=within)
         except (FileNotFoundError, ValueError):
             current = default
         new = update(current)
-        write_json_atomic(path, new, mode=mode)
+        write_json_atomic(path, new, mode=mode, within=within)
         return new

@@ -71,7 +71,14 @@ def test_killing_the_parent_from_inside_does_not_escape_the_timeout(repo: Repo, 
 
 def _sleeps(tag: str) -> list[int]:
     """The run's `sleep` processes only (the CLI and bwrap carry the marker in their argv too)."""
-    return [pid for pid in _with_marker(tag) if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep")]
+    found = []
+    for pid in _with_marker(tag):
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep"):
+                found.append(pid)
+        except OSError:  # gone meanwhile
+            continue
+    return found
 
 
 def test_nothing_survives_a_kill_9_of_the_orchestrator(repo: Repo, backend: str, marker: str) -> None:

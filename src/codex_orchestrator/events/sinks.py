@@ -28,10 +28,14 @@ class JsonlFileSink:
     BATCH_BYTES = 64 * 1024
     BATCH_SECONDS = 0.1
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, *, within: Path | None = None) -> None:
+        from .._files import open_file
+
         self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        if within is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # Opened once: a run directory moved away mid-run keeps receiving its events where it really is.
+        self._fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, within=within)
         self._pending: list[str] = []
         self._pending_size = 0
         self._last_flush = time.monotonic()

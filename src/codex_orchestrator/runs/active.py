@@ -102,7 +102,7 @@ class ActiveRun:
         bus = EventBus()
         recorder = ManifestRecorder(manifest, paths, float(config.get("heartbeat_interval_seconds")))
         bus.subscribe(recorder)
-        bus.subscribe(JsonlFileSink(paths.events))
+        bus.subscribe(JsonlFileSink(paths.events, within=paths.root))
         for subscriber in subscribers:
             bus.subscribe(subscriber)
         return cls(paths, manifest, bus, recorder)
@@ -119,7 +119,7 @@ class ActiveRun:
         record = instructions.to_manifest()
         path = None
         if instructions.text:
-            write_text_atomic(self.paths.instructions, instructions.text)
+            write_text_atomic(self.paths.instructions, instructions.text, within=self.paths.root)
             path = str(self.paths.instructions)
             self.instructions_env = {ENV_VAR: path}
         sources: list[Any] = record.get("sources", [])  # type: ignore[assignment]

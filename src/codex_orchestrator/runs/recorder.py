@@ -37,7 +37,7 @@ class ManifestRecorder:
     def write(self) -> None:
         with self._lock:
             self.manifest.updated_at = utc_timestamp()
-            write_json_atomic(self.paths.manifest, self.manifest.to_dict())
+            write_json_atomic(self.paths.manifest, self.manifest.to_dict(), within=self.paths.root)
 
     def write_state(self) -> None:
         m = self.manifest
@@ -130,7 +130,7 @@ class ManifestRecorder:
         m.completed_at = timestamp
         m.exit_code = summary["result"]["exitCode"]
         m.run_summary_path = str(self.paths.run_summary)
-        write_json_atomic(self.paths.run_summary, summary)
+        write_json_atomic(self.paths.run_summary, summary, within=self.paths.root)
         self.write()
         self.write_state()
 

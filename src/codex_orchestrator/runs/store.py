@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .._files import read_json, update_json_locked, write_text_atomic
+from .._files import make_dirs, read_json, update_json_locked, write_text_atomic
 from .._record import record
 from ..errors import NotFoundError
 from .ids import validate_run_id, validate_task_id
@@ -87,8 +87,8 @@ class RunStore:
     def create(self, task_id: str, run_id: str) -> RunPaths:
         """Make the run directory and its resume token (mode 0600)."""
         paths = RunPaths(self.root, validate_task_id(task_id), run_id)
-        (paths.run_dir / "commands").mkdir(parents=True, exist_ok=False)
-        write_text_atomic(paths.resume_token, os.urandom(16).hex() + "\n", mode=0o600)
+        make_dirs(paths.run_dir / "commands", within=self.root)
+        write_text_atomic(paths.resume_token, os.urandom(16).hex() + "\n", mode=0o600, within=self.root)
         return paths
 
     def find(self, run_id: str, task_id: str | None = None) -> RunPaths:
@@ -138,7 +138,7 @@ class RunStore:
             state.update(updated_at=entry.get("updated_at"), latest_run_id=latest, latest=runs[latest])
             return state
 
-        update_json_locked(paths.state, update, None)
+        update_json_locked(paths.state, update, None, within=paths.root)
 
     @staticmethod
     def append_metrics(paths: RunPaths, record: dict[str, Any]) -> None:
@@ -156,11 +156,11 @@ class RunStore:
             del runs[: max(0, len(runs) - METRICS_KEEP_RUNS)]
             return metrics
 
-        update_json_locked(paths.metrics, update, None)
+        update_json_locked(paths.metrics, update, None, within=paths.root)
 
 
 def read_manifest_dict(paths: RunPaths) -> dict[str, Any]:
-    data = read_json(paths.manifest)
+    data = read_json(paths.manifest, within=paths.root)
     if not isinstance(data, dict):
         raise NotFoundError(f"{paths.manifest}: not a manifest")
     return data

@@ -460,12 +460,13 @@ class ToolOrchestrator:
 
         return on_chunk
 
-    @staticmethod
-    def _open_log(stack: ExitStack, path: Path | None) -> BinaryIO | None:
+    def _open_log(self, stack: ExitStack, path: Path | None) -> BinaryIO | None:
         if path is None:
             return None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return stack.enter_context(path.open("ab"))
+        from .._files import open_file
+
+        fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, within=self.config.repo_root)
+        return stack.enter_context(os.fdopen(fd, "ab"))
 
     # ------------------------------------------------------------------ records
 
