@@ -51,13 +51,15 @@ def test_a_stage_that_swaps_a_folder_for_a_symlink_cannot_move_the_next(repo: Re
     assert ends["build"]["status"] == "failed" and "now resolves to" in ends["build"]["summary"]
 
 
-def test_stage_tmpdir_does_not_widen_the_sandbox(repo: Repo, outside: Path) -> None:
+def test_stage_tmpdir_does_not_widen_the_sandbox(repo: Repo, outside: Path, backend: str) -> None:
+    chosen = {"CODEX_ORCHESTRATOR_SANDBOX_BACKEND": backend}
     repo.pipeline(stage("tmp", f'touch "{outside}/x"', env={"TMPDIR": str(outside)}),
-                  stage("root", f'touch "{outside}/y"', env={"TMPDIR": "/"}))
-    result = repo.run("start", "--format", "jsonl")
+                  stage("root", f'touch "{outside}/y"', env={"TMPDIR": "/"}, allowFailure=True),
+                  stage("after", f'touch "{outside}/w"', env={"TMPDIR": "/"}))
+    result = repo.run("start", "--format", "jsonl", env=chosen)
     assert result.returncode == 1
     assert list(outside.iterdir()) == []
-    result = repo.run("exec", "--jsonl", "--env", "TMPDIR=/", "--", "touch", f"{outside}/z")
+    result = repo.run("exec", "--jsonl", "--env", "TMPDIR=/", "--", "touch", f"{outside}/z", env=chosen)
     assert result.returncode != 0 and not (outside / "z").exists()
 
 
