@@ -29,6 +29,19 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
                             "tty (a prompt; the default on a terminal) or none (fail closed)")
 
 
+def seconds(text: str) -> float:
+    """argparse `type=` for a duration: a finite number > 0 (`inf`, `nan`, `0` and negatives are refused)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds greater than 0, got {text!r}")
+    return value
+
+
 def add_task_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", help="task id (default: $MCP_RUNNER_TASK_ID, else the configured default_task)")
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .common import add_policy_options, add_task_option
+from .common import add_policy_options, add_task_option, seconds
 
 EXIT_OUTPUT_SCHEMA = 65  # the command succeeded but its stdout does not match --output-schema (EX_DATAERR)
 STRUCTURED_LIMIT = 16 * 1024 * 1024  # stdout kept for --output-schema validation
@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_task_option(p)
     p.add_argument("--cwd", type=Path, help="working directory (default: the current one)")
     p.add_argument("--env", action="append", default=[], metavar="K=V", help="set a variable (repeatable)")
-    p.add_argument("--timeout", type=float, help="seconds before the command's process group is stopped")
+    p.add_argument("--timeout", type=seconds, help="seconds before the command's process group is stopped")
     p.add_argument("--session", metavar="ID", help="run in the PTY session ID (created on first use)")
     p.add_argument("--pty", action=argparse.BooleanOptionalAction, default=None,
                    help="run in a pseudo-terminal (stdout and stderr arrive merged as one `pty` stream)")
@@ -122,8 +122,6 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--jsonl and --json are different output modes; choose one")
     if args.session is not None and args.pty is False:
         raise UsageError("--session runs in a PTY session; it cannot be combined with --no-pty")
-    if args.timeout is not None and args.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
     env = _parse_env(args.env)
     validator = _load_schema(args.output_schema) if args.output_schema else None
     cwd = (args.cwd or Path.cwd()).resolve()

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from .common import add_policy_options, add_task_option
+from .common import add_policy_options, add_task_option, seconds
 
 RAW = argparse.RawDescriptionHelpFormatter
 
@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--run", help="run id (default: the task's latest run)")
     add_task_option(p)
     p.add_argument("--watch", action="store_true", help="keep printing until the run ends")
-    p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes with --watch")
+    p.add_argument("--interval", type=seconds, default=2.0, help="seconds between refreshes with --watch")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(handler=run_status)
 
@@ -148,13 +148,18 @@ def run_resume(args: argparse.Namespace) -> int:
     paths = store.find(args.run, args.task)
     if args.token is not None and not hmac.compare_digest(args.token.strip(), store.read_token(paths)):
         raise ApprovalError(f"wrong resume token for run {args.run}")
+    # The lock first, the manifest after: a second resume racing this one is refused (exit 75) rather
+    # than deciding from a manifest this one is about to change.
+    from ..runs.lock import RunLock
+
     manifest = read_manifest_dict(paths)
-    status, _ = effective_status(manifest)
+    lock = RunLock.acquire(paths, holder=manifest.get("pid"))
+    manifest = read_manifest_dict(paths)
+    status, _ = effective_status(manifest, paths=paths)
     if status == "succeeded":
+        lock.release()
         print(f"run {args.run} already succeeded; nothing to resume", file=sys.stderr)
         return 0
-    if status in ("queued", "in_progress"):
-        raise UsageError(f"run {args.run} is still running (pid {manifest.get('pid')}); wait for it or stop it")
     if manifest["pipeline"].get("source") == "exec":
         raise UsageError(f"run {args.run} is an `exec` run: only pipeline runs can be resumed; run the command again")
     if manifest.get("parent_run_id"):
@@ -162,7 +167,7 @@ def run_resume(args: argparse.Namespace) -> int:
     runner.task_id = paths.task_id
     restore = install_signal_handlers(runner.cancel)
     try:
-        outcome = runner.resume(paths, manifest)
+        outcome = runner.resume(paths, manifest, lock)
     finally:
         restore()
         if runner.sessions is not None:
@@ -246,7 +251,7 @@ def _status_view(paths: Any) -> dict[str, Any]:
     from ..runs.store import read_manifest_dict
 
     manifest = read_manifest_dict(paths)
-    status, detail = effective_status(manifest)
+    status, detail = effective_status(manifest, paths=paths)
     return {
         "run_id": manifest["run_id"], "task_id": manifest["task_id"], "pipeline": manifest["pipeline"]["id"],
         "status": status, "status_detail": detail, "recorded_status": manifest["status"],
@@ -268,12 +273,9 @@ def _print_status(view: dict[str, Any]) -> None:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from ..errors import UsageError
     from ..runs.store import RunStore
     from .common import load_config, task_id
 
-    if args.interval <= 0:
-        raise UsageError("--interval must be a positive number of seconds")
     config = load_config(args)
     store = RunStore(config.repo_root)
     paths = store.find(args.run, args.task) if args.run else store.latest(task_id(args, config))

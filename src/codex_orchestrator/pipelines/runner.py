@@ -20,6 +20,7 @@ from ..errors import ConfigError
 from ..events.bus import Subscriber
 from ..events.protocol import RunStatus, StageEnd
 from ..runs.active import ActiveRun
+from ..runs.lock import RunLock
 from ..runs.manifest import ChildRunRecord, CommandRecord, PipelineRef
 from ..runs.store import RunPaths
 from ..tools.orchestrator import ToolOrchestrator
@@ -83,7 +84,7 @@ class PipelineRunner:
                                                      str(run.paths.manifest)))
         return self._execute(run, pipeline, 0)
 
-    def resume(self, paths: RunPaths, manifest: dict[str, Any]) -> RunOutcome:
+    def resume(self, paths: RunPaths, manifest: dict[str, Any], lock: RunLock) -> RunOutcome:
         pipeline = self.registry.get(manifest["pipeline"]["id"])
         recorded = [c["id"] for c in manifest["commands"]]
         if recorded != [s.id for s in pipeline.stages]:
@@ -92,9 +93,13 @@ class PipelineRunner:
                 f"(stages then: {', '.join(recorded)}); start a new run instead"
             )
         self._paths = FixedPaths.for_pipeline(self.config, self.registry, pipeline, self.env)
-        first = next(i for i, c in enumerate(manifest["commands"]) if c["status"] != "succeeded")
-        run = ActiveRun.reopen(paths, self.config, from_stage=pipeline.stages[first].id,
-                               reason="resume", subscribers=self._subscribers(child=False))
+        # Every stage may have succeeded already: the run was killed between its last stage and its
+        # summary. Resuming it then only records the summary.
+        first = next((i for i, c in enumerate(manifest["commands"]) if c["status"] != "succeeded"),
+                     len(pipeline.stages))
+        from_stage = pipeline.stages[first].id if first < len(pipeline.stages) else None
+        run = ActiveRun.reopen(paths, self.config, from_stage=from_stage, reason="resume", lock=lock,
+                               subscribers=self._subscribers(child=False))
         return self._execute(run, pipeline, first)
 
     # ------------------------------------------------------------------ the loop

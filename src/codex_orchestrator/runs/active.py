@@ -18,6 +18,7 @@ from ..events.bus import EventBus, Subscriber, utc_timestamp
 from ..events.protocol import SCHEMA_VERSION, RunStatus, RunSummary
 from ..events.sinks import JsonlFileSink
 from .ids import new_run_id
+from .lock import RunLock
 from .manifest import (
     CommandRecord,
     InstructionSourceRecord,
@@ -34,8 +35,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class ActiveRun:
-    def __init__(self, paths: RunPaths, manifest: Manifest, bus: EventBus, recorder: ManifestRecorder) -> None:
+    def __init__(self, paths: RunPaths, manifest: Manifest, bus: EventBus, recorder: ManifestRecorder,
+                 lock: RunLock) -> None:
         self.paths = paths
+        self.lock = lock
         self.manifest = manifest
         self.bus = bus
         self.recorder = recorder
@@ -60,6 +63,7 @@ class ActiveRun:
     ) -> ActiveRun:
         store = RunStore(config.repo_root)
         paths = store.create(task_id, new_run_id())
+        lock = RunLock.acquire(paths)
         now = utc_timestamp()
         manifest = Manifest(
             task_id=task_id, run_id=paths.run_id, pipeline=pipeline, approval_policy=approval_policy,
@@ -68,16 +72,17 @@ class ActiveRun:
             events_path=str(paths.events),
             heartbeat_interval_seconds=float(config.get("heartbeat_interval_seconds")),
         )
-        run = cls._attach(paths, manifest, config, subscribers)
+        run = cls._attach(paths, manifest, config, subscribers, lock)
         if with_instructions:
             run._load_instructions(config, cwd)
         return run  # the manifest is first written by run:start, a moment later
 
     @classmethod
     def reopen(
-        cls, paths: RunPaths, config: Config, *, from_stage: str | None, reason: str,
+        cls, paths: RunPaths, config: Config, *, from_stage: str | None, reason: str, lock: RunLock,
         subscribers: Iterable[Subscriber] = (),
     ) -> ActiveRun:
+        """Continue a run whose lock the caller holds (taken before it read the manifest to decide)."""
         manifest = Manifest.from_dict(read_manifest_dict(paths))
         manifest.resume_events.append(
             ResumeEvent(utc_timestamp(), from_stage, reason, manifest.status, os.getpid())
@@ -85,7 +90,7 @@ class ActiveRun:
         manifest.completed_at = None
         manifest.status_detail = None
         manifest.status = "queued"
-        run = cls._attach(paths, manifest, config, subscribers)
+        run = cls._attach(paths, manifest, config, subscribers, lock)
         if manifest.instructions is not None and manifest.instructions.path:
             from ..instructions import ENV_VAR
 
@@ -94,7 +99,8 @@ class ActiveRun:
 
     @classmethod
     def _attach(
-        cls, paths: RunPaths, manifest: Manifest, config: Config, subscribers: Iterable[Subscriber]
+        cls, paths: RunPaths, manifest: Manifest, config: Config, subscribers: Iterable[Subscriber],
+        lock: RunLock,
     ) -> ActiveRun:
         manifest.pid = os.getpid()
         manifest.pid_start_time = process_start_time(os.getpid())
@@ -105,7 +111,7 @@ class ActiveRun:
         bus.subscribe(JsonlFileSink(paths.events, within=paths.root))
         for subscriber in subscribers:
             bus.subscribe(subscriber)
-        return cls(paths, manifest, bus, recorder)
+        return cls(paths, manifest, bus, recorder, lock)
 
     def _load_instructions(self, config: Config, cwd: Path) -> None:
         """Compose AGENTS.md guidance, record it, and give stages its path."""
@@ -190,3 +196,4 @@ class ActiveRun:
             })
         finally:
             self.bus.close()
+            self.lock.release()

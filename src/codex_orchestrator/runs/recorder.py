@@ -140,11 +140,24 @@ class ManifestRecorder:
             self._heartbeat.join(timeout=5)
 
 
-def effective_status(manifest: dict[str, Any], now: float | None = None) -> tuple[str, str | None]:
-    """The status to report: a live-looking run whose process is gone is `interrupted`."""
+def effective_status(manifest: dict[str, Any], now: float | None = None,
+                     paths: RunPaths | None = None) -> tuple[str, str | None]:
+    """The status to report: a live-looking run that no process runs any more is `interrupted`.
+
+    The run's lock decides (runs/lock.py): held means alive however old the heartbeat (a stopped
+    process), free means interrupted. Runs without a lock file fall back to the pid and heartbeat.
+    """
     status = manifest.get("status", "queued")
     if status not in ("queued", "in_progress"):
         return status, manifest.get("status_detail")
+    if paths is not None:
+        from .lock import lock_held
+
+        held = lock_held(paths)
+        if held is not None:
+            if held:
+                return status, manifest.get("status_detail")
+            return "interrupted", "no orchestrator process holds the run any more (it was killed or crashed)"
     if not process_alive(manifest.get("pid"), manifest.get("pid_start_time")):
         return "interrupted", "the orchestrator process is gone (it was killed or crashed)"
     interval = float(manifest.get("heartbeat_interval_seconds") or 5.0)
