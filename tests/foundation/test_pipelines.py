@@ -48,7 +48,7 @@ def test_failed_stage_stops_pipeline_unless_allowed(repo: Repo) -> None:
                   {"id": "hard", "command": "echo boom >&2; exit 4"},
                   {"id": "never", "command": "echo never"})
     result = repo.run("start", "--format", "json")
-    assert result.returncode == 1
+    assert result.returncode == 4  # the exit code of the stage that failed the run (docs/cli.md)
     summary = json.loads(result.stdout)
     assert summary["status"] == "failed"
     assert "hard" in summary["statusDetail"]

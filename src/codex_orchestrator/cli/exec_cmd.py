@@ -31,7 +31,7 @@ examples:
 
 exit codes: the command's own (128+N when it died of signal N); 2 bad input;
 65 stdout does not match --output-schema; 71 sandbox unavailable; 77 not approved;
-130/143 cancelled by SIGINT/SIGTERM."""
+124 timed out; 130/143 cancelled by SIGINT/SIGTERM (docs/cli.md)."""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -183,17 +183,15 @@ def _run(args: argparse.Namespace, command: list[str] | str, env: dict[str, str]
         if orchestrator.sessions is not None:
             orchestrator.sessions.close_all()
 
+    from ..tools.outcome import exit_code as exit_code_of
+    from ..tools.outcome import finished_status
+
     structured: Any = None
     errors: list[str] = []
-    status = {"succeeded": "succeeded", "cancelled": "cancelled"}.get(result.status, "failed")
+    status = finished_status(result.status)
     detail = result.message
-    exit_code = result.exit_code
-    if result.status == "rejected" or result.escalation_refused:
-        from ..errors import EXIT_DENIED
-
-        exit_code = EXIT_DENIED
-    elif result.status == "cancelled":
-        exit_code = 128 + (cancel.signum or signals.SIGINT)
+    exit_code: int = exit_code_of(result, cancel.signum)
+    if result.status == "cancelled":
         detail = f"stopped by {signals.Signals(cancel.signum or signals.SIGINT).name}"
     elif result.status == "timed_out":
         detail = f"timed out after {args.timeout:g} s"
@@ -202,8 +200,6 @@ def _run(args: argparse.Namespace, command: list[str] | str, env: dict[str, str]
         if errors:
             status, exit_code = "failed", EXIT_OUTPUT_SCHEMA
             detail = f"stdout does not match {args.output_schema}: {errors[0]}"
-    if exit_code is None:
-        exit_code = 70
     outputs: dict[str, Any] = {
         "stdoutTail": result.tail_text("pty" if "pty" in result.streams else "stdout"),
         "stderrTail": result.tail_text("stderr"),
@@ -212,12 +208,12 @@ def _run(args: argparse.Namespace, command: list[str] | str, env: dict[str, str]
     }
     if errors:
         outputs["validationErrors"] = errors
-    record.status = {"succeeded": "succeeded", "cancelled": "cancelled"}.get(status, "failed")  # type: ignore[assignment]
+    record.status = status
     record.exit_code, record.duration_ms = result.exit_code, result.duration_ms
     record.completed_at, record.tool_run_id = None, result.tool_run_id
     record.summary = detail or f"{result.status} (exit {result.exit_code})"
     summary = run_.summary(
-        status, detail, exit_code=exit_code, signal=result.signal, attempts=len(result.attempts),  # type: ignore[arg-type]
+        status, detail, exit_code=exit_code, signal=result.signal, attempts=len(result.attempts),
         sandbox_state=result.sandbox_state, tool_run=result.record, outputs=outputs,
         reused=orchestrator.approvals_reused, prompted=orchestrator.approvals_prompted,
     )

@@ -32,8 +32,8 @@ examples:
   codex-orchestrator sandbox check            what the sandbox can enforce on this machine
 
 exit codes: a command's own exit code is passed through; 2 bad input or config,
-66 not found, 70 internal error, 71 sandbox unavailable, 77 not approved,
-130/143 stopped by SIGINT/SIGTERM. See docs/cli.md."""
+66 not found, 70 internal error, 71 sandbox unavailable, 75 run busy, 77 not approved,
+124 timed out, 130/143 stopped by SIGINT/SIGTERM. See docs/cli.md."""
 
 
 # Which module registers each command. Only the module of the command being run is

@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Run a pipeline's stages in order, each through the ToolOrchestrator (approvals, sandbox, "
                     "events). Without a name, runs the repo's defaultPipeline, else the built-in diagnostics.",
         epilog="examples:\n  codex-orchestrator start\n  codex-orchestrator start ci --task pr-123 --format jsonl\n"
-               "\nexit codes: 0 succeeded, 1 a stage failed, 130/143 stopped by SIGINT/SIGTERM.",
+               "\nexit codes: 0 succeeded; the failing stage's own code (124 timed out, 77 not approved); "
+               "130/143 stopped by SIGINT/SIGTERM (docs/cli.md).",
     )
     p.add_argument("pipeline", nargs="?", help="pipeline id (see `codex-orchestrator pipelines`)")
     add_task_option(p)

@@ -24,6 +24,8 @@ from ..runs.lock import RunLock
 from ..runs.manifest import ChildRunRecord, CommandRecord, PipelineRef
 from ..runs.store import RunPaths
 from ..tools.orchestrator import ToolOrchestrator
+from ..tools.outcome import cancel_exit_code, finished_status
+from ..tools.outcome import exit_code as exit_code_of
 from ..tools.request import ToolRequest, ToolResult
 from .model import CommandStage, Pipeline, SubpipelineStage
 from .paths import FixedPaths
@@ -57,6 +59,7 @@ class PipelineRunner:
     sessions: ExecSessionManager | None = None
     _session_approvals: set[str] = field(default_factory=set)
     _paths: FixedPaths | None = None  # every stage's cwd and writable roots, fixed when the run starts
+    _failure_code: int | None = None  # the exit code of the stage that failed the run
     _reused: int = 0
     _prompted: int = 0
 
@@ -144,11 +147,14 @@ class PipelineRunner:
         return RunOutcome(run, status, exit_code)
 
     def _exit_code(self, status: RunStatus) -> int:
+        """0, 128+N when cancelled, else what stopped the run: the failing stage's own exit code, 124 for a
+        time-out, 77 when it was not allowed to run (tools/outcome.py), or 1 when no command's code
+        applies (a stage whose paths moved)."""
         if status == "succeeded":
             return 0
         if status == "cancelled":
-            return 128 + (self.cancel.signum or signals.SIGINT)
-        return 1
+            return cancel_exit_code(self.cancel.signum)
+        return self._failure_code or 1
 
     def _run_stage(self, run: ActiveRun, orchestrator: ToolOrchestrator, stage: Any, index: int) -> StageEnd:
         log_path = run.paths.command_log(index, stage.id)
@@ -181,9 +187,10 @@ class PipelineRunner:
             session_reuse=stage.session.reuse if stage.session else True,
         )
         result = orchestrator.invoke(request)
-        stage_status = {"succeeded": "succeeded", "cancelled": "cancelled"}.get(result.status, "failed")
+        if result.status != "succeeded" and not stage.allow_failure:
+            self._failure_code = exit_code_of(result, self.cancel.signum)
         return {
-            "stageId": stage.id, "index": index, "status": stage_status,  # type: ignore[typeddict-item]
+            "stageId": stage.id, "index": index, "status": finished_status(result.status),
             "exitCode": result.exit_code, "durationMs": result.duration_ms,
             "summary": _stage_summary(result),
         }
@@ -196,8 +203,9 @@ class PipelineRunner:
         for child_record in run.manifest.child_runs:
             if child_record.run_id == child.run.manifest.run_id:
                 child_record.status = child.status
-        stage_status = {"succeeded": "succeeded", "cancelled": "cancelled"}.get(child.status, "failed")
-        return {"stageId": stage.id, "index": index, "status": stage_status,  # type: ignore[typeddict-item]
+        if child.status == "failed":
+            self._failure_code = child.exit_code
+        return {"stageId": stage.id, "index": index, "status": finished_status(child.status),
                 "exitCode": child.exit_code, "durationMs": 0.0,
                 "summary": f"child run {child.run.manifest.run_id} {child.status}",
                 "childRunId": child.run.manifest.run_id}
