@@ -44,7 +44,7 @@ class ScriptedAsker:
         self.answers = list(answers)
         self.questions: list[ApprovalQuestion] = []
 
-    def ask(self, question: ApprovalQuestion, timeout: float, cancel: Any = None) -> Any:
+    def ask(self, question: ApprovalQuestion, timeout: float, cancel: Any = None, report: Any = None) -> Any:
         self.questions.append(question)
         return self.answers.pop(0)
 

@@ -18,7 +18,8 @@ RunStatus = Literal["queued", "in_progress", "succeeded", "failed", "cancelled",
 StageStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "cancelled"]
 SandboxState = Literal["sandboxed", "denied", "escalated", "unsandboxed"]
 StreamName = Literal["stdout", "stderr", "pty"]
-ApprovalDecision = Literal["approved", "approved_for_session", "approved_always", "denied", "timed_out", "abort"]
+ApprovalDecision = Literal["approved", "approved_for_session", "approved_always", "denied", "timed_out", "abort",
+                           "channel-closed"]
 
 
 class Envelope(TypedDict):
@@ -88,6 +89,20 @@ class ApprovalDecisionEvent(TypedDict):
     decision: ApprovalDecision
     approvalSource: str
     approvalKey: str
+
+
+class ApprovalError(TypedDict):
+    """A line on the stdin approval channel that is not a valid `approval:response`; the run keeps waiting."""
+
+    line: str  # the line, cut to 200 characters
+    error: str
+
+
+class ApprovalWarning(TypedDict):
+    """A valid `approval:response` that answers no question being asked; it is ignored."""
+
+    requestId: str
+    message: str
 
 
 class ToolRetry(TypedDict):
@@ -220,6 +235,8 @@ EVENT_TYPES: dict[str, type] = {
     "tool:start": ToolStart,
     "approval:request": ApprovalRequest,
     "approval:decision": ApprovalDecisionEvent,
+    "approval:error": ApprovalError,
+    "approval:warning": ApprovalWarning,
     "tool:retry": ToolRetry,
     "tool:complete": ToolComplete,
     "exec:begin": ExecBegin,

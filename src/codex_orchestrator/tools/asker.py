@@ -13,7 +13,8 @@ import os
 import sys
 import threading
 import time
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from .._record import record
 from ..events.protocol import ApprovalDecision
@@ -31,12 +32,18 @@ class ApprovalQuestion:
     sandbox_mode: str
 
 
+Report = Callable[[str, Any], object]  # bus.publish: an event type and its payload
+
+
 class Asker(Protocol):
     #: False when there is no one to ask: the orchestrator then fails closed.
     available: bool
 
-    def ask(self, question: ApprovalQuestion, timeout: float, cancel: Cancel | None = None) -> ApprovalDecision:
-        """The answer; `timed_out` after `timeout` seconds, `abort` as soon as the run is cancelled."""
+    def ask(self, question: ApprovalQuestion, timeout: float, cancel: Cancel | None = None,
+            report: Report | None = None) -> ApprovalDecision:
+        """The answer; `timed_out` after `timeout` seconds, `abort` as soon as the run is cancelled.
+
+        `report` publishes what the channel has to say meanwhile (`approval:error`, `approval:warning`)."""
 
 
 class Cancel(Protocol):
@@ -50,7 +57,8 @@ class Cancel(Protocol):
 class NoChannel:
     available = False
 
-    def ask(self, question: ApprovalQuestion, timeout: float, cancel: Cancel | None = None) -> ApprovalDecision:
+    def ask(self, question: ApprovalQuestion, timeout: float, cancel: Cancel | None = None,
+            report: Report | None = None) -> ApprovalDecision:
         return "denied"
 
 
@@ -78,7 +86,8 @@ class TtyAsker:
     def __init__(self, tty_path: str = "/dev/tty") -> None:
         self._tty_path = tty_path
 
-    def ask(self, question: ApprovalQuestion, timeout: float, cancel: Cancel | None = None) -> ApprovalDecision:
+    def ask(self, question: ApprovalQuestion, timeout: float, cancel: Cancel | None = None,
+            report: Report | None = None) -> ApprovalDecision:
         import select
 
         answers: dict[str, ApprovalDecision] = {
@@ -111,10 +120,16 @@ class TtyAsker:
 
 
 class StdinAsker:
-    """Reads approval:response lines from stdin on a background thread.
+    """Reads approval:response lines from stdin on a background thread, and says honestly what happened.
 
-    Lines that are not approval responses are ignored (with a warning), so that
-    the same channel can later carry other messages.
+    * End of input is `channel-closed`, at once: nobody is left to answer, so waiting for the
+      time-out would only delay the refusal.
+    * A line that is not a valid `approval:response` is an `approval:error` event; the run keeps
+      waiting for a valid answer.
+    * A valid answer for a `requestId` nobody asked about is an `approval:warning` event, and ignored.
+    * `timed_out` means only that: no answer within `approval_timeout_seconds`.
+
+    The reader thread only queues what it found; `ask` publishes it, on the run's own thread.
     """
 
     available = True
@@ -122,6 +137,8 @@ class StdinAsker:
     def __init__(self, stream_fd: int = 0) -> None:
         self._fd = stream_fd
         self._answers: dict[str, ApprovalDecision] = {}
+        self._problems: list[tuple[str, dict[str, str]]] = []
+        self._asked: set[str] = set()
         self._cond = threading.Condition()
         self._eof = False
         self._thread = threading.Thread(target=self._read, name="approvals-stdin", daemon=True)
@@ -141,30 +158,53 @@ class StdinAsker:
             return
         try:
             message = json.loads(line)
-            if message.get("type") != "approval:response":
-                raise ValueError("not an approval:response")
+            if not isinstance(message, dict) or message.get("type") != "approval:response":
+                raise ValueError("not an approval:response object")
             request_id = message["requestId"]
             decision = message["decision"]
-            if decision not in (*OPTIONS, "timed_out", "abort") or not isinstance(request_id, str):
-                raise ValueError(f"unknown decision {decision!r}")
-        except (ValueError, KeyError, AttributeError, TypeError) as exc:
-            print(f"codex-orchestrator: ignoring stdin line: {exc}", file=sys.stderr)
+            if not isinstance(request_id, str):
+                raise ValueError("requestId must be a string")
+            if decision not in (*OPTIONS, "abort"):
+                raise ValueError(f"unknown decision {decision!r} (expected one of {', '.join(OPTIONS)})")
+        except (ValueError, KeyError) as exc:
+            error = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+            with self._cond:
+                self._problems.append(("approval:error", {"line": line[:200], "error": error}))
+                self._cond.notify_all()
             return
         with self._cond:
             self._answers[request_id] = decision
             self._cond.notify_all()
 
-    def ask(self, question: ApprovalQuestion, timeout: float, cancel: Cancel | None = None) -> ApprovalDecision:
+    def ask(self, question: ApprovalQuestion, timeout: float, cancel: Cancel | None = None,
+            report: Report | None = None) -> ApprovalDecision:
         deadline = time.monotonic() + timeout
         with self._cond:
+            self._asked.add(question.request_id)
             while question.request_id not in self._answers:
+                self._report(report)
                 if cancel is not None and cancel.cancelled:
                     return "abort"
+                if self._eof:
+                    return "channel-closed"
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._eof:
+                if remaining <= 0:
                     return "timed_out"
                 self._cond.wait(min(remaining, 0.1))  # short waits: a cancel is noticed at once
             return self._answers.pop(question.request_id)
+
+    def _report(self, report: Report | None) -> None:
+        """Publish queued problems, and warn about answers to questions nobody asked (lock held)."""
+        for request_id in [r for r in self._answers if r not in self._asked]:
+            del self._answers[request_id]
+            self._problems.append(("approval:warning", {
+                "requestId": request_id, "message": f"no approval request {request_id!r} is waiting; ignored"}))
+        problems, self._problems = self._problems, []
+        for type_, payload in problems:
+            if report is not None:
+                report(type_, payload)
+            else:
+                print(f"codex-orchestrator: warning: stdin approval channel: {payload}", file=sys.stderr)
 
 
 def choose_asker(channel: str | None) -> Asker:

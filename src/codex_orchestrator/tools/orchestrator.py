@@ -276,8 +276,9 @@ class ToolOrchestrator:
                 source, decision = "no-channel", "denied"
             else:
                 question = ApprovalQuestion(request_id, tool_run_id, command, str(cwd), reason, mode)
-                decision = self.asker.ask(question, float(self.config.get("approval_timeout_seconds")), self.cancel)
-                source = "prompt" if decision != "timed_out" else "timed-out"
+                decision = self.asker.ask(question, float(self.config.get("approval_timeout_seconds")), self.cancel,
+                                          report=self.bus.publish)
+                source = {"timed_out": "timed-out", "channel-closed": "channel-closed"}.get(decision, "prompt")
                 self.approvals_prompted += 1
             if decision in ("approved_for_session", "approved_always"):
                 self._session_approvals.add(key)
@@ -295,6 +296,8 @@ class ToolOrchestrator:
             return False, source, f"approval required ({reason}); {HOW_TO_APPROVE}"
         if source == "denied-by-policy":
             return False, source, "approval_policy=never does not ask for approval"
+        if source == "channel-closed":
+            return False, source, f"the approval channel closed before an answer for: {shlex.join(argv)}"
         return False, source, f"approval {decision} for: {shlex.join(argv)}"
 
     # ------------------------------------------------------------------ one attempt
