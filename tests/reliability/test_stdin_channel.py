@@ -46,7 +46,7 @@ def test_garbage_and_unknown_ids_are_reported_and_a_valid_answer_still_works(tmp
     proc.stdin.write(json.dumps({"type": "approval:response", "requestId": request["requestId"],
                                  "decision": "approved"}) + "\n")
     proc.stdin.flush()
-    rest, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
     assert (tmp_path / "made").exists()
 
