@@ -88,6 +88,7 @@ class RunStore:
         """Make the run directory and its resume token (mode 0600)."""
         paths = RunPaths(self.root, validate_task_id(task_id), run_id)
         make_dirs(paths.run_dir / "commands", within=self.root)
+        _ignore_in_git(self.root / ".runs", self.root)
         write_text_atomic(paths.resume_token, os.urandom(16).hex() + "\n", mode=0o600, within=self.root)
         return paths
 
@@ -139,6 +140,7 @@ class RunStore:
             return state
 
         update_json_locked(paths.state, update, None, within=paths.root)
+        _ignore_in_git(paths.state.parent, paths.root)
 
     @staticmethod
     def append_metrics(paths: RunPaths, record: dict[str, Any]) -> None:
@@ -157,6 +159,15 @@ class RunStore:
             return metrics
 
         update_json_locked(paths.metrics, update, None, within=paths.root)
+
+
+def _ignore_in_git(folder: Path, root: Path) -> None:
+    """Keep `git status` clean, as pytest and ruff do for their caches: a `.gitignore` of `*` in the folders
+    that are ours alone (`.runs/`, `out/<task>/`; never `out/` itself, where builds write)."""
+    path = folder / ".gitignore"
+    if not os.path.lexists(path):
+        write_text_atomic(path, "# written by codex-orchestrator: run records stay out of git\n*\n",
+                          fsync=False, within=root)
 
 
 def read_manifest_dict(paths: RunPaths) -> dict[str, Any]:

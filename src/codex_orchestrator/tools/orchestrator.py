@@ -346,6 +346,8 @@ class ToolOrchestrator:
             network_blocked = not bool(self.config.get("sandbox_workspace_write.network_access"))
             denied = is_likely_denial(outcome.exit_code, outcome.signal, text, sandboxed=True,
                                       network_blocked=network_blocked)
+            if denied and outcome.exit_code in (126, 127) and not _runnable_outside(request, cwd, env):
+                denied = False  # `./script.sh` (mode 644), `/tmp`: the shell says so with or without a sandbox
         if running:
             status = "running"
         elif outcome.cancelled:
@@ -513,3 +515,26 @@ class _AttemptRecord:
         self.denied = denied
         self.running = running
         self.exit_code = exit_code
+
+
+def _runnable_outside(request: ToolRequest, cwd: Path, env: Mapping[str, str]) -> bool:
+    """Whether the program the command starts is an executable file as seen from here, outside the sandbox.
+
+    Exit 126/127 with "Permission denied" is a sandbox denial only then; a file without the x bit, a
+    directory or a missing program fails the same way with or without a sandbox, so blaming the sandbox
+    (and offering to leave it) would be wrong.
+    """
+    import shutil
+
+    from .approvals.keys import canonical_argv
+
+    argv = canonical_argv(request.command)
+    if not argv or (argv[0] in ("bash", "sh") and len(argv) == 3 and argv[1] in ("-c", "-lc")):
+        return True  # an opaque shell script: we cannot tell which program failed
+    program = argv[0]
+    if "/" in program:
+        path = program if os.path.isabs(program) else str(cwd / program)
+    else:
+        path = shutil.which(program, path=env.get("PATH", os.defpath)) or ""
+    return bool(path) and os.path.isfile(path) and os.access(path, os.X_OK)
+
