@@ -81,6 +81,14 @@ def _directory(folder: Path, within: Path | None, *, create: bool) -> Iterator[i
         os.close(fd)
 
 
+def move_aside(path: Path, suffix: str, *, within: Path | None = None) -> Path:
+    """Rename `path` to `<name><suffix>` in its directory (a damaged file kept for a person to look at)."""
+    target = path.with_name(path.name + suffix)
+    with _directory(path.parent, within, create=False) as dir_fd:
+        os.rename(path.name, target.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    return target
+
+
 def make_dirs(folder: Path, *, within: Path) -> None:
     """Create `folder` and its parents below `within`, following no link (see `_directory`)."""
     with _directory(folder, within, create=True):

@@ -176,6 +176,7 @@ def _run(args: argparse.Namespace, command: list[str] | str, env: dict[str, str]
         result = orchestrator.invoke(request)
     except BaseException as exc:
         message, code = run_.record_error(exc)
+        record.status, record.summary = "failed", message  # not left `running` in the manifest
         run_.finish(run_.summary("failed", message, exit_code=code))
         raise
     finally:

@@ -248,10 +248,15 @@ def run_pipelines(args: argparse.Namespace) -> int:
 
 
 def _status_view(paths: Any) -> dict[str, Any]:
+    from ..errors import DamagedError, UnreadableError
     from ..runs.recorder import effective_status
     from ..runs.store import read_manifest_dict
 
-    manifest = read_manifest_dict(paths)
+    try:
+        manifest = read_manifest_dict(paths)
+    except (DamagedError, UnreadableError) as exc:
+        return {"run_id": paths.run_id, "task_id": paths.task_id, "pipeline": None, "status": "damaged",
+                "status_detail": str(exc), "manifest": str(paths.manifest), "stages": [], "child_runs": []}
     status, detail = effective_status(manifest, paths=paths)
     return {
         "run_id": manifest["run_id"], "task_id": manifest["task_id"], "pipeline": manifest["pipeline"]["id"],
@@ -266,7 +271,8 @@ def _status_view(paths: Any) -> dict[str, Any]:
 
 
 def _print_status(view: dict[str, Any]) -> None:
-    print(f"run {view['run_id']} ({view['pipeline']}, task {view['task_id']}): {view['status']}")
+    pipeline = f"{view['pipeline']}, " if view["pipeline"] else ""
+    print(f"run {view['run_id']} ({pipeline}task {view['task_id']}): {view['status']}")
     if view["status_detail"]:
         print(f"  {view['status_detail']}")
     for stage in view["stages"]:
@@ -283,14 +289,19 @@ def run_status(args: argparse.Namespace) -> int:
     last = None
     while True:
         view = _status_view(paths)
-        if args.format == "json":
-            text = json.dumps(view, indent=None if args.watch else 2)
-            if text != last:
-                print(text, flush=True)
-        elif view != last:
-            _print_status(view)
-            sys.stdout.flush()
-        last = text if args.format == "json" else view
+        # What changes at every heartbeat is not news: --watch prints again only when something else did.
+        shown = {k: v for k, v in view.items() if k not in ("heartbeat_at", "updated_at")}
+        if shown != last:
+            if args.format == "json":
+                print(json.dumps(view, indent=None if args.watch else 2), flush=True)
+            else:
+                _print_status(view)
+                sys.stdout.flush()
+        last = shown
+        if view["status"] == "damaged":
+            from ..errors import EXIT_DATA
+
+            return EXIT_DATA
         if not args.watch or view["status"] not in ("queued", "in_progress"):
             return 0
         try:

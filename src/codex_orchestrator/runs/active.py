@@ -28,7 +28,7 @@ from .manifest import (
     ResumeEvent,
 )
 from .recorder import ManifestRecorder
-from .store import RunPaths, RunStore, process_start_time, read_manifest_dict
+from .store import RunPaths, RunStore, metrics_record, process_start_time, read_manifest_dict
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
@@ -186,14 +186,7 @@ class ActiveRun:
         m.metrics.approvals_prompted = summary["metrics"]["approvalsPrompted"]
         try:
             self.bus.publish("run:summary", summary)
-            RunStore.append_metrics(self.paths, {
-                "run_id": m.run_id, "pipeline": m.pipeline.id, "status": m.status, "exit_code": m.exit_code,
-                "started_at": m.started_at, "completed_at": m.completed_at,
-                "latency_ms": summary["metrics"]["latencyMs"], "tool_runs": m.metrics.tool_runs,
-                "approvals_reused": m.metrics.approvals_reused, "approvals_prompted": m.metrics.approvals_prompted,
-                "retries": m.metrics.retries, "sandbox_denials": m.metrics.sandbox_denials,
-                "parent_run_id": m.parent_run_id, "resumed": len(m.resume_events),
-            })
+            RunStore.append_metrics(self.paths, metrics_record(m.to_dict(), summary["metrics"]["latencyMs"]))
         finally:
             self.bus.close()
             self.lock.release()

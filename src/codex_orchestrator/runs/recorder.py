@@ -16,7 +16,7 @@ from .._files import write_json_atomic
 from ..events.bus import utc_timestamp
 from ..events.protocol import Envelope
 from .manifest import ChildRunRecord, Manifest
-from .store import RunPaths, RunStore, process_alive
+from .store import RunPaths, RunStore, process_alive, state_entry
 
 _IGNORED = frozenset({"exec:chunk", "exec:begin", "exec:end", "tool:retry", "approval:request"})
 
@@ -40,22 +40,7 @@ class ManifestRecorder:
             write_json_atomic(self.paths.manifest, self.manifest.to_dict(), within=self.paths.root)
 
     def write_state(self) -> None:
-        m = self.manifest
-        RunStore.record_state(
-            self.paths,
-            {
-                "run_id": m.run_id,
-                "pipeline": m.pipeline.id,
-                "status": m.status,
-                "status_detail": m.status_detail,
-                "started_at": m.started_at,
-                "updated_at": m.updated_at,
-                "completed_at": m.completed_at,
-                "exit_code": m.exit_code,
-                "manifest": str(self.paths.manifest),
-                "parent_run_id": m.parent_run_id,
-            },
-        )
+        RunStore.record_state(self.paths, state_entry(self.manifest.to_dict(), self.paths.manifest))
 
     def add_child(self, child: ChildRunRecord) -> None:
         with self._lock:

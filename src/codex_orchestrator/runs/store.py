@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from .._files import make_dirs, read_json, update_json_locked, write_text_atomic
+from .._files import make_dirs, read_json, write_text_atomic
 from .._record import record
-from ..errors import NotFoundError
+from ..errors import DamagedError, NotFoundError, OrchestratorError, UnreadableError
 from .ids import validate_run_id, validate_task_id
 
 # Both shared files are rewritten by every run, so both are bounded: a task run thousands
@@ -115,8 +117,10 @@ class RunStore:
             try:
                 if read_manifest_dict(paths).get("parent_run_id") is None:
                     return paths
-            except (OSError, ValueError, NotFoundError):
+            except NotFoundError:
                 continue  # a run dir whose manifest is not written yet
+            except (DamagedError, UnreadableError):
+                return paths  # `status` reports it as damaged rather than pretending the task has no runs
         raise NotFoundError(f"task {task_id} has no runs under {self.root / '.runs'}")
 
     @staticmethod
@@ -127,38 +131,143 @@ class RunStore:
 
     @staticmethod
     def record_state(paths: RunPaths, entry: dict[str, Any]) -> None:
-        def update(state: Any) -> Any:
-            if not isinstance(state, dict) or not isinstance(state.get("runs"), dict):
-                state = {"version": 1, "task_id": paths.task_id, "runs": {}}
+        def update(state: dict[str, Any]) -> dict[str, Any]:
             runs: dict[str, Any] = state["runs"]
             runs[paths.run_id] = entry
-            if len(runs) > STATE_KEEP_RUNS:
-                for run_id in sorted(runs)[: len(runs) - STATE_KEEP_RUNS]:
-                    del runs[run_id]
-            latest = max(runs)
-            state.update(updated_at=entry.get("updated_at"), latest_run_id=latest, latest=runs[latest])
-            return state
+            return _trim_state(state)
 
-        update_json_locked(paths.state, update, None, within=paths.root)
+        _update_shared(paths, paths.state, update, _valid_state, lambda: _rebuild_state(paths))
         _ignore_in_git(paths.state.parent, paths.root)
 
     @staticmethod
     def append_metrics(paths: RunPaths, record: dict[str, Any]) -> None:
-        def update(metrics: Any) -> Any:
-            if not isinstance(metrics, dict) or not isinstance(metrics.get("runs"), list):
-                metrics = {"version": 1, "task_id": paths.task_id, "runs": []}
-            totals = metrics.setdefault("totals", {})
-            totals["runs"] = totals.get("runs", 0) + 1
-            status_key = str(record.get("status"))
-            totals[status_key] = totals.get(status_key, 0) + 1
-            for key in ("approvals_reused", "approvals_prompted", "tool_runs", "retries", "sandbox_denials"):
-                totals[key] = totals.get(key, 0) + int(record.get(key) or 0)
-            runs: list[Any] = metrics["runs"]
-            runs.append(record)
-            del runs[: max(0, len(runs) - METRICS_KEEP_RUNS)]
+        def update(metrics: dict[str, Any]) -> dict[str, Any]:
+            _add_metrics(metrics, record)
             return metrics
 
-        update_json_locked(paths.metrics, update, None, within=paths.root)
+        _update_shared(paths, paths.metrics, update, _valid_metrics, lambda: _rebuild_metrics(paths))
+
+
+STATUSES = ("succeeded", "failed", "cancelled", "interrupted")
+
+
+def state_entry(manifest: dict[str, Any], manifest_path: Path) -> dict[str, Any]:
+    """A run's line in `out/<task>/state.json`."""
+    return {
+        "run_id": manifest["run_id"], "pipeline": manifest["pipeline"]["id"], "status": manifest["status"],
+        "status_detail": manifest.get("status_detail"), "started_at": manifest.get("started_at"),
+        "updated_at": manifest.get("updated_at"), "completed_at": manifest.get("completed_at"),
+        "exit_code": manifest.get("exit_code"), "manifest": str(manifest_path),
+        "parent_run_id": manifest.get("parent_run_id"),
+    }
+
+
+def metrics_record(manifest: dict[str, Any], latency_ms: float | None) -> dict[str, Any]:
+    """A finished run's record in `.runs/<task>/metrics.json`."""
+    metrics = manifest.get("metrics") or {}
+    return {
+        "run_id": manifest["run_id"], "pipeline": manifest["pipeline"]["id"], "status": manifest["status"],
+        "exit_code": manifest.get("exit_code"), "started_at": manifest.get("started_at"),
+        "completed_at": manifest.get("completed_at"), "latency_ms": latency_ms,
+        "tool_runs": metrics.get("tool_runs", 0), "approvals_reused": metrics.get("approvals_reused", 0),
+        "approvals_prompted": metrics.get("approvals_prompted", 0), "retries": metrics.get("retries", 0),
+        "sandbox_denials": metrics.get("sandbox_denials", 0), "parent_run_id": manifest.get("parent_run_id"),
+        "resumed": len(manifest.get("resume_events") or []),
+    }
+
+
+def _empty_metrics(task_id: str) -> dict[str, Any]:
+    totals = {"runs": 0, **dict.fromkeys(STATUSES, 0), "approvals_reused": 0, "approvals_prompted": 0,
+              "tool_runs": 0, "retries": 0, "sandbox_denials": 0}
+    return {"version": 1, "task_id": task_id, "totals": totals, "runs": []}
+
+
+def _add_metrics(metrics: dict[str, Any], record: dict[str, Any]) -> None:
+    totals = metrics.setdefault("totals", {})
+    for key in ("runs", *STATUSES):
+        totals.setdefault(key, 0)  # every status present from the first run on, not once it is non-zero
+    totals["runs"] += 1
+    status_key = str(record.get("status"))
+    totals[status_key] = totals.get(status_key, 0) + 1
+    for key in ("approvals_reused", "approvals_prompted", "tool_runs", "retries", "sandbox_denials"):
+        totals[key] = totals.get(key, 0) + int(record.get(key) or 0)
+    runs: list[Any] = metrics["runs"]
+    runs.append(record)
+    del runs[: max(0, len(runs) - METRICS_KEEP_RUNS)]
+
+
+def _trim_state(state: dict[str, Any]) -> dict[str, Any]:
+    runs: dict[str, Any] = state["runs"]
+    if len(runs) > STATE_KEEP_RUNS:
+        for run_id in sorted(runs)[: len(runs) - STATE_KEEP_RUNS]:
+            del runs[run_id]
+    if runs:
+        latest = max(runs)
+        state.update(updated_at=runs[latest].get("updated_at"), latest_run_id=latest, latest=runs[latest])
+    return state
+
+
+def _valid_state(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("runs"), dict)
+
+
+def _valid_metrics(value: Any) -> bool:
+    return (isinstance(value, dict) and isinstance(value.get("runs"), list)
+            and isinstance(value.get("totals", {}), dict))
+
+
+def _manifests(paths: RunPaths) -> list[tuple[dict[str, Any], Path]]:
+    """Every readable manifest of the task, oldest first (damaged ones are skipped: status reports them)."""
+    cli_dir = paths.task_dir / "cli"
+    found = []
+    for run_id in sorted(os.listdir(cli_dir)) if cli_dir.is_dir() else []:
+        run = RunPaths(paths.root, paths.task_id, run_id)
+        try:
+            found.append((read_manifest_dict(run), run.manifest))
+        except (OSError, OrchestratorError):
+            continue
+    return found
+
+
+def _rebuild_state(paths: RunPaths) -> dict[str, Any]:
+    runs = {m["run_id"]: state_entry(m, path) for m, path in _manifests(paths)}
+    return _trim_state({"version": 1, "task_id": paths.task_id, "runs": runs, "rebuilt": True})
+
+
+def _rebuild_metrics(paths: RunPaths) -> dict[str, Any]:
+    metrics = _empty_metrics(paths.task_id)
+    for manifest, _ in _manifests(paths):
+        if manifest.get("status") in STATUSES and manifest.get("run_id") != paths.run_id:
+            _add_metrics(metrics, metrics_record(manifest, None))
+    metrics["rebuilt"] = True
+    return metrics
+
+
+def _update_shared(paths: RunPaths, path: Path, update: Any, valid: Any, rebuild: Any) -> None:
+    """Read-modify-write a shared file under its lock. Missing: start empty. Damaged (not JSON, wrong
+    shape): never silently replaced: moved aside to `<name>.corrupt-<time>` with one warning, and rebuilt
+    from the manifests. Unreadable (permissions, a directory in its place): a clear error naming it."""
+    from .._files import locked, move_aside, read_json, write_json_atomic
+
+    with locked(path, within=paths.root):
+        try:
+            current = read_json(path, within=paths.root)
+        except FileNotFoundError:
+            current = rebuild() if path == paths.state else _empty_metrics(paths.task_id)
+        except ValueError:
+            current = None
+        except OSError as exc:
+            raise UnreadableError(f"{path}: cannot be read ({exc.strerror}); fix its permissions or move it "
+                                  "away (it is rebuilt from the run manifests)") from None
+        if current is not None and not valid(current):
+            current = None
+        if current is None:
+            kept = move_aside(path, f".corrupt-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}",
+                              within=paths.root)
+            print(f"codex-orchestrator: warning: {path} was damaged; kept as {kept.name} and rebuilt from "
+                  "the run manifests", file=sys.stderr)
+            current = rebuild()
+        write_json_atomic(path, update(current), within=paths.root)
 
 
 def _ignore_in_git(folder: Path, root: Path) -> None:
@@ -170,10 +279,27 @@ def _ignore_in_git(folder: Path, root: Path) -> None:
                           fsync=False, within=root)
 
 
+_REQUIRED = (("run_id", str), ("task_id", str), ("pipeline", dict), ("status", str), ("commands", list),
+             ("started_at", str))
+
+
 def read_manifest_dict(paths: RunPaths) -> dict[str, Any]:
-    data = read_json(paths.manifest, within=paths.root)
+    """The manifest as written; DamagedError (65) if it is not one, UnreadableError (77) if it cannot be read."""
+    try:
+        data = read_json(paths.manifest, within=paths.root)
+    except FileNotFoundError:
+        raise NotFoundError(f"{paths.manifest}: no manifest (the run never started)") from None
+    except ValueError as exc:
+        raise DamagedError(f"{paths.manifest}: damaged, not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise UnreadableError(f"{paths.manifest}: cannot be read ({exc.strerror})") from None
     if not isinstance(data, dict):
-        raise NotFoundError(f"{paths.manifest}: not a manifest")
+        raise DamagedError(f"{paths.manifest}: damaged, not a JSON object")
+    for name, kind in _REQUIRED:
+        if not isinstance(data.get(name), kind):
+            raise DamagedError(f"{paths.manifest}: damaged, field {name!r} is missing or not a {kind.__name__}")
+    if not isinstance(data["pipeline"].get("id"), str):
+        raise DamagedError(f"{paths.manifest}: damaged, field 'pipeline.id' is missing")
     return data
 
 
