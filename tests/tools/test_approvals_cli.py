@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import select
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -13,19 +13,24 @@ from ..conftest import CLI, events, run_cli, run_on_terminal
 
 
 def _read_event(proc: subprocess.Popen[str], wanted: str, timeout: float = 30) -> dict[str, Any]:
+    """The next event of type `wanted` on the CLI's stdout (earlier events are skipped).
+
+    Blocking reads, no select(): lines the text reader has already buffered would not wake a select,
+    which made this wait out its time-out now and then. A hung CLI is killed after `timeout`.
+    """
     assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-        if not ready:
-            continue
-        line = proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"stream ended before {wanted}")
-        event = json.loads(line)
-        if event["type"] == wanted:
-            return event
-    raise AssertionError(f"no {wanted} within {timeout} s")
+    watchdog = threading.Timer(timeout, proc.kill)
+    watchdog.start()
+    try:
+        while True:
+            line = proc.stdout.readline()
+            if not line:
+                raise AssertionError(f"stream ended before {wanted} (or no {wanted} within {timeout} s)")
+            event = json.loads(line)
+            if event["type"] == wanted:
+                return event  # type: ignore[no-any-return]
+    finally:
+        watchdog.cancel()
 
 
 def test_denial_request_response_retry_then_store_reuse(tmp_path: Path) -> None:
