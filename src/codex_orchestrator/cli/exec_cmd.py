@@ -142,11 +142,12 @@ def _run(args: argparse.Namespace, command: list[str] | str, env: dict[str, str]
     from .common import install_signal_handlers, load_config, task_id
 
     config = load_config(args, cwd)
+    cancel = CancelToken()
     subscribers: list[Any] = []
     if fmt == "jsonl":
         from ..events.sinks import StdoutJsonlSink
 
-        subscribers.append(StdoutJsonlSink())
+        subscribers.append(StdoutJsonlSink(cancel=cancel, on_closed=lambda: cancel.cancel(signals.SIGPIPE)))
     elif fmt == "text":
         from .render import HumanView
 
@@ -164,7 +165,6 @@ def _run(args: argparse.Namespace, command: list[str] | str, env: dict[str, str]
         commands=[record], approval_policy=config.get("approval_policy"), sandbox_mode=config.get("sandbox_mode"),
         subscribers=subscribers,
     )
-    cancel = CancelToken()
     orchestrator = ToolOrchestrator(config, run_.bus, cancel=cancel, asker=choose_asker(args.approvals),
                                     sequence=run_.next_sequence, protected_paths=run_.paths.protected)
     log_path = request.log_path = run_.paths.command_log(1, "exec")
@@ -184,8 +184,8 @@ def _run(args: argparse.Namespace, command: list[str] | str, env: dict[str, str]
         if orchestrator.sessions is not None:
             orchestrator.sessions.close_all()
 
+    from ..tools.outcome import cancel_detail, finished_status
     from ..tools.outcome import exit_code as exit_code_of
-    from ..tools.outcome import finished_status
 
     structured: Any = None
     errors: list[str] = []
@@ -193,7 +193,7 @@ def _run(args: argparse.Namespace, command: list[str] | str, env: dict[str, str]
     detail = result.message
     exit_code: int = exit_code_of(result, cancel.signum)
     if result.status == "cancelled":
-        detail = f"stopped by {signals.Signals(cancel.signum or signals.SIGINT).name}"
+        detail = cancel_detail(cancel.signum)
     elif result.status == "timed_out":
         detail = f"timed out after {args.timeout:g} s"
     if validator is not None and result.status == "succeeded":

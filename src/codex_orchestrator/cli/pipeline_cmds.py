@@ -81,6 +81,8 @@ def _output_format(args: argparse.Namespace) -> str:
 
 
 def _make_runner(args: argparse.Namespace, fmt: str) -> Any:
+    import signal
+
     from ..exec.cancel import CancelToken
     from ..pipelines.registry import Registry
     from ..pipelines.runner import PipelineRunner
@@ -89,17 +91,18 @@ def _make_runner(args: argparse.Namespace, fmt: str) -> Any:
 
     config = load_config(args)
     registry = Registry.load(config)
+    cancel = CancelToken()
     stream: Any = None
     if fmt == "jsonl":
         from ..events.sinks import StdoutJsonlSink
 
-        stream = StdoutJsonlSink()
+        stream = StdoutJsonlSink(cancel=cancel, on_closed=lambda: cancel.cancel(signal.SIGPIPE))
     elif fmt == "text":
         from .render import HumanView
 
         stream = HumanView()
     runner = PipelineRunner(
-        config=config, registry=registry, cancel=CancelToken(), asker=choose_asker(args.approvals),
+        config=config, registry=registry, cancel=cancel, asker=choose_asker(args.approvals),
         task_id=task_id(args, config), approval_policy=config.get("approval_policy"),
         sandbox_mode=config.get("sandbox_mode"), stream=stream,
     )

@@ -75,8 +75,8 @@ class EventBus:
                     subscriber.handle(event, line)
                 except Exception as exc:  # an observer must never break the run
                     self._subscribers.remove(subscriber)
-                    name = type(subscriber).__name__
-                    print(f"codex-orchestrator: warning: {name} disabled: {exc}", file=sys.stderr)
+                    name = getattr(subscriber, "name", None) or type(subscriber).__name__
+                    print(f"codex-orchestrator: warning: {name} stopped: {exc}", file=sys.stderr)
         return event
 
     def close(self) -> None:

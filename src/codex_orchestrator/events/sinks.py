@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .protocol import Envelope
 
@@ -66,17 +70,87 @@ class JsonlFileSink:
 
 
 class StdoutJsonlSink:
-    """Writes the stream to stdout; a blocked reader blocks the run (backpressure, not a queue)."""
+    """Writes the stream to stdout from a writer thread, so that the reader of stdout never decides
+    whether the run can be stopped.
+
+    * **Backpressure, bounded**: lines wait in a queue of at most `QUEUE_BYTES`; when it is full the
+      publisher waits, so a slow reader still slows the command (the pipe fills), and memory stays flat.
+      That wait wakes up for a cancel: a SIGINT/SIGTERM ends the run even while stdout is stalled
+      (`events.jsonl` is written before this sink, so it still gets everything).
+    * **A closed reader stops the run**, as in a shell pipeline: on EPIPE `on_closed` is called once
+      (the CLI cancels the run with SIGPIPE: status `cancelled`, `output-closed`, exit 141).
+    * `close()` drains the queue; after a cancel it waits at most `CANCEL_DRAIN` seconds.
+    """
 
     critical = False
+    name = "the stdout event stream"
+    QUEUE_BYTES = 1 << 20
+    CANCEL_DRAIN = 1.0
 
-    def __init__(self, fd: int = 1, types: frozenset[str] | None = None) -> None:
+    def __init__(self, fd: int = 1, types: frozenset[str] | None = None, *, cancel: Any = None,
+                 on_closed: Callable[[], None] | None = None) -> None:
         self._fd = fd
         self._types = types
+        self._cancel = cancel
+        self._on_closed = on_closed
+        self._queue: deque[bytes] = deque()
+        self._queued = 0
+        self._cond = threading.Condition()
+        self._writing = False
+        self.closed_by_reader = False
+        self._thread: threading.Thread | None = None
 
     def handle(self, event: Envelope, line: str) -> None:
-        if self._types is None or event["type"] in self._types:
-            _write_all(self._fd, (line + "\n").encode("utf-8"))
+        if self._types is not None and event["type"] not in self._types:
+            return
+        data = (line + "\n").encode("utf-8")
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._write_loop, name="stdout-events", daemon=True)
+                self._thread.start()
+            while self._queued + len(data) > self.QUEUE_BYTES and self._queued and not self.closed_by_reader:
+                if self._cancelled():
+                    return  # the run is being stopped: do not wait for a reader that does not read
+                self._cond.wait(0.05)
+            if self.closed_by_reader:
+                return
+            self._queue.append(data)
+            self._queued += len(data)
+            self._cond.notify_all()
+
+    def _cancelled(self) -> bool:
+        return bool(self._cancel is not None and self._cancel.cancelled)
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue:
+                    self._cond.wait()
+                data = self._queue[0]
+                self._writing = True
+            try:
+                _write_all(self._fd, data)
+            except OSError:  # EPIPE and friends: nobody reads any more
+                with self._cond:
+                    self.closed_by_reader = True
+                    self._queue.clear()
+                    self._queued = 0
+                    self._writing = False
+                    self._cond.notify_all()
+                if self._on_closed is not None:
+                    self._on_closed()
+                return
+            with self._cond:
+                self._queue.popleft()
+                self._queued -= len(data)
+                self._writing = False
+                self._cond.notify_all()
 
     def close(self) -> None:
-        pass
+        """Wait until everything queued is written (bounded once the run was cancelled)."""
+        deadline = time.monotonic() + self.CANCEL_DRAIN
+        with self._cond:
+            while (self._queue or self._writing) and not self.closed_by_reader:
+                if self._cancelled() and time.monotonic() >= deadline:
+                    return
+                self._cond.wait(0.05)

@@ -9,7 +9,6 @@ same as for `exec`.
 from __future__ import annotations
 
 import os
-import signal as signals
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,7 +23,7 @@ from ..runs.lock import RunLock
 from ..runs.manifest import ChildRunRecord, CommandRecord, PipelineRef
 from ..runs.store import RunPaths
 from ..tools.orchestrator import ToolOrchestrator
-from ..tools.outcome import cancel_exit_code, finished_status
+from ..tools.outcome import cancel_detail, cancel_exit_code, finished_status
 from ..tools.outcome import exit_code as exit_code_of
 from ..tools.request import ToolRequest, ToolResult
 from .model import CommandStage, Pipeline, SubpipelineStage
@@ -135,8 +134,7 @@ class PipelineRunner:
             raise
         finally:
             if self.cancel.cancelled:
-                signum = self.cancel.signum or signals.SIGINT
-                status, detail = "cancelled", f"stopped by {signals.Signals(signum).name}"
+                status, detail = "cancelled", cancel_detail(self.cancel.signum)
             self._reused += orchestrator.approvals_reused
             self._prompted += orchestrator.approvals_prompted
             exit_code = self._exit_code(status)

@@ -30,6 +30,13 @@ def cancel_exit_code(signum: int | None) -> int:
     return 128 + (signum or signals.SIGINT)
 
 
+def cancel_detail(signum: int | None) -> str:
+    """Why a cancelled run stopped: a signal, or (SIGPIPE) the reader of stdout going away."""
+    if signum == signals.SIGPIPE:
+        return "output-closed: the reader of stdout closed it, so the run was stopped (as in a shell pipeline)"
+    return f"stopped by {signals.Signals(signum or signals.SIGINT).name}"
+
+
 def exit_code(result: ToolResult, cancel_signum: int | None) -> int:
     """The exit code a tool run stands for (see the module docstring)."""
     if result.status == "rejected" or result.escalation_refused:
