@@ -115,8 +115,27 @@ def _open_temp(dir_fd: int, name: str, mode: int) -> tuple[int, str]:
             continue
 
 
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG})
+
+
+def storage_error(path: Path | str, exc: OSError) -> Exception:
+    """The machine could not store a run file (full disk, I/O error): StorageError, exit 74, naming it."""
+    from .errors import StorageError
+
+    return StorageError(f"{path}: cannot write: {exc.strerror or exc}", str(path), exc.errno)
+
+
 def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o644, fsync: bool = True,
                        within: Path | None = None) -> None:
+    try:
+        _write_bytes_atomic(path, data, mode=mode, fsync=fsync, within=within)
+    except OSError as exc:
+        if exc.errno in STORAGE_ERRNOS:
+            raise storage_error(path, exc) from None
+        raise
+
+
+def _write_bytes_atomic(path: Path, data: bytes, *, mode: int, fsync: bool, within: Path | None) -> None:
     """Replace `path` with `data` atomically; the file gets `mode` from its first byte on.
 
     With `within`, nothing below that root is followed if it is a link (see `_directory`), and a

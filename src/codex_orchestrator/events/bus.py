@@ -66,10 +66,16 @@ class EventBus:
     def publish(self, type_: str, payload: Any, timestamp: str | None = None) -> Envelope:
         event: Envelope = {"type": type_, "timestamp": timestamp or utc_timestamp(), "payload": payload}
         line = _encode(event)
+        failure: BaseException | None = None
         with self._lock:
             for subscriber in tuple(self._subscribers):
                 if subscriber.critical:
-                    subscriber.handle(event, line)
+                    # A record that cannot be written stops the run, but only after every subscriber has
+                    # the event: stdout still gets `run:error` and `run:summary` when the disk is full.
+                    try:
+                        subscriber.handle(event, line)
+                    except Exception as exc:
+                        failure = failure or exc
                     continue
                 try:
                     subscriber.handle(event, line)
@@ -77,6 +83,8 @@ class EventBus:
                     self._subscribers.remove(subscriber)
                     name = getattr(subscriber, "name", None) or type(subscriber).__name__
                     print(f"codex-orchestrator: warning: {name} stopped: {exc}", file=sys.stderr)
+        if failure is not None:
+            raise failure
         return event
 
     def close(self) -> None:

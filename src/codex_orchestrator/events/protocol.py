@@ -224,7 +224,8 @@ class RunSummary(TypedDict):
 
 class RunError(TypedDict):
     message: str
-    code: int
+    code: int  # the exit code the orchestrator ends with (74: a run file could not be written)
+    path: NotRequired[str]  # the file that could not be written
 
 
 # The registry the schema generator and docs walk: event type -> payload class.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -39,7 +40,8 @@ class JsonlFileSink:
         if within is None:
             path.parent.mkdir(parents=True, exist_ok=True)
         # Opened once: a run directory moved away mid-run keeps receiving its events where it really is.
-        self._fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, within=within)
+        self._fd = open_file(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, within=within)
+        self._cut_torn_tail()
         self._pending: list[str] = []
         self._pending_size = 0
         self._last_flush = time.monotonic()
@@ -55,11 +57,33 @@ class JsonlFileSink:
         ):
             self.flush()
 
+    def _cut_torn_tail(self) -> None:
+        """A `kill -9` in the middle of a large write can leave half a line; cut it before appending
+        (resume), so a later line is never glued to it."""
+        size = os.fstat(self._fd).st_size
+        if size == 0 or os.pread(self._fd, 1, size - 1) == b"\n":
+            return
+        start = max(0, size - (1 << 20))
+        tail = os.pread(self._fd, size - start, start)
+        os.ftruncate(self._fd, start + tail.rfind(b"\n") + 1 if b"\n" in tail else start)
+
     def flush(self) -> None:
         if self._pending:
-            _write_all(self._fd, "".join(self._pending).encode("utf-8"))
+            data = "".join(self._pending).encode("utf-8")
             self._pending.clear()
             self._pending_size = 0
+            before = os.fstat(self._fd).st_size
+            try:
+                _write_all(self._fd, data)
+            except OSError as exc:
+                # Never a torn line: what did not fit is taken back whole.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, before)
+                from .._files import STORAGE_ERRNOS, storage_error
+
+                if exc.errno in STORAGE_ERRNOS:
+                    raise storage_error(self.path, exc) from None
+                raise
         self._last_flush = time.monotonic()
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ Both subscribe the run's own writers (manifest, events.jsonl) to the bus, and
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import time
@@ -39,6 +40,7 @@ class ActiveRun:
                  lock: RunLock) -> None:
         self.paths = paths
         self.lock = lock
+        self.storage_failed = False  # a run file could not be written (full disk): finish best effort
         self.manifest = manifest
         self.bus = bus
         self.recorder = recorder
@@ -172,11 +174,17 @@ class ActiveRun:
 
     def record_error(self, exc: BaseException) -> tuple[str, int]:
         """Publish `run:error` for a failure of the orchestrator itself; returns (message, exit code)."""
-        from ..errors import EXIT_INTERNAL, OrchestratorError
+        from ..errors import EXIT_INTERNAL, OrchestratorError, StorageError
 
         message = str(exc) or type(exc).__name__
         code = exc.exit_code if isinstance(exc, OrchestratorError) else EXIT_INTERNAL
-        self.bus.publish("run:error", {"message": message, "code": code})
+        payload: dict[str, Any] = {"message": message, "code": code}
+        if isinstance(exc, StorageError):
+            self.storage_failed = True
+            if exc.path:
+                payload["path"] = exc.path
+        with contextlib.suppress(StorageError):  # the same full disk: stdout still got it; the first error is reported
+            self.bus.publish("run:error", payload)
         return message, code
 
     def finish(self, summary: RunSummary) -> None:
@@ -184,9 +192,16 @@ class ActiveRun:
         m = self.manifest
         m.metrics.approvals_reused = summary["metrics"]["approvalsReused"]
         m.metrics.approvals_prompted = summary["metrics"]["approvalsPrompted"]
+        from ..errors import StorageError
+
         try:
             self.bus.publish("run:summary", summary)
             RunStore.append_metrics(self.paths, metrics_record(m.to_dict(), summary["metrics"]["latencyMs"]))
+        except StorageError:
+            if summary["status"] == "succeeded" or not self.storage_failed:
+                raise
+            # The run is already failing because the disk is full; what could be written was.
         finally:
-            self.bus.close()
+            with contextlib.suppress(StorageError):
+                self.bus.close()
             self.lock.release()

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from ..errors import SandboxUnavailableError
 from ..events.bus import EventBus, utc_timestamp
@@ -471,7 +471,7 @@ class ToolOrchestrator:
         from .._files import open_file
 
         fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, within=self.config.repo_root)
-        return stack.enter_context(os.fdopen(fd, "ab"))
+        return cast("BinaryIO", stack.enter_context(_StoreLog(os.fdopen(fd, "ab"), path)))
 
     # ------------------------------------------------------------------ records
 
@@ -537,4 +537,38 @@ def _runnable_outside(request: ToolRequest, cwd: Path, env: Mapping[str, str]) -
     else:
         path = shutil.which(program, path=env.get("PATH", os.defpath)) or ""
     return bool(path) and os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+class _StoreLog:
+    """A command log: a full disk while writing it is a StorageError naming it (exit 74), not a crash."""
+
+    def __init__(self, handle: BinaryIO, path: Path) -> None:
+        self._handle = handle
+        self._path = path
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self._handle.write(data)
+        except OSError as exc:
+            raise self._error(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._handle.flush()
+        except OSError as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: OSError) -> Exception:
+        from .._files import storage_error
+
+        return storage_error(self._path, exc)
+
+    def __enter__(self) -> _StoreLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import contextlib
+
+        with contextlib.suppress(OSError):
+            self._handle.close()
 
