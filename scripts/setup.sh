@@ -14,16 +14,24 @@ if ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [
     || echo "setup: bubblewrap not installed; the built-in Landlock sandbox will be used" >&2
 fi
 
+say() { echo "setup: $*" >&2; }
+
 python=${PYTHON:-python3.11}
 command -v "$python" >/dev/null 2>&1 || python=python3
 if [ ! -x .venv/bin/python ]; then
+  say "creating the virtualenv .venv with $("$python" --version 2>&1)"
   "$python" -m venv .venv
 fi
+say "updating pip"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 if [ "$dev" = 1 ]; then
+  say "installing codex-orchestrator and the test tools into .venv (pip; about 20 s the first time)"
   .venv/bin/python -m pip install -q -e '.[dev]'
 else
+  say "installing codex-orchestrator into .venv (pip)"
   .venv/bin/python -m pip install -q -e .
 fi
 # Byte-compile once so that every CLI start-up skips compiling (PYTHONDONTWRITEBYTECODE may be set).
+say "byte-compiling src/"
 .venv/bin/python -m compileall -q src >/dev/null
+say "ready: .venv/bin/codex-orchestrator"

@@ -151,9 +151,19 @@ def test_pty_merges_streams(tmp_path: Path) -> None:
     assert next(e for e in stream if e["type"] == "exec:begin")["payload"]["pty"] is True
 
 
-def test_jsonl_is_the_default_when_stdin_is_not_a_tty(tmp_path: Path) -> None:
-    result = run_cli("exec", "--", "echo", "hi", cwd=tmp_path)
-    assert events(result.stdout)[0]["type"] == "run:start"
+def test_one_output_format_rule_for_exec_and_start(tmp_path: Path) -> None:
+    """Explicit wins; else text under CI=true (people read CI logs); else JSONL for a program (docs/cli.md)."""
+    (tmp_path / "codex.orchestrator.json").write_text(
+        '{"pipelines": [{"id": "p", "title": "p", "stages": [{"id": "s", "title": "s", "command": "echo hi"}]}]}')
+    for command in (["exec", "--", "echo", "hi"], ["start", "p"]):
+        piped = run_cli(*command, cwd=tmp_path, env={"CI": ""})
+        assert events(piped.stdout)[0]["type"] == "run:start"
+        in_ci = run_cli(*command, cwd=tmp_path, env={"CI": "true"})
+        assert not in_ci.stdout.lstrip().startswith("{") and "hi" in in_ci.stdout
+        explicit = run_cli(*command[:1], "--format", "jsonl", *command[1:], cwd=tmp_path, env={"CI": "true"})
+        assert events(explicit.stdout)[0]["type"] == "run:start"
+    both = run_cli("exec", "--jsonl", "--format", "json", "--", "true", cwd=tmp_path)
+    assert both.returncode == 2 and "choose one" in both.stderr
 
 
 def test_open_silent_stdin_does_not_hang_a_command(tmp_path: Path) -> None:

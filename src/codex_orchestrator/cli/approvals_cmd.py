@@ -25,15 +25,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     actions = p.add_subparsers(title="actions", metavar="ACTION", dest="approvals_action")
     listing = actions.add_parser("list", help="show stored approvals", description="Show stored approvals, "
-                                 "oldest first: id, when, whether it runs outside the sandbox, cwd, command.")
+                                 "oldest first: id, when, whether it runs outside the sandbox, cwd, command.",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="examples:\n  codex-orchestrator approvals list\n"
+                                        "  codex-orchestrator approvals list --format json")
     listing.add_argument("--format", choices=("text", "json"), default="text")
     revoke = actions.add_parser("revoke", help="forget one stored approval",
-                                description="Forget one stored approval; that command is asked about again.")
+                                description="Forget one stored approval; that command is asked about again.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="example:\n  codex-orchestrator approvals revoke apr_3f2a9c0d1b7e")
     revoke.add_argument("id", metavar="ID", help="an approval id from `approvals list` (apr_...)")
     clear = actions.add_parser("clear", help="forget every stored approval",
                                description="Forget every stored approval and print how many were removed. "
                                            "On a terminal it asks first unless --yes is given; elsewhere it "
-                                           "just clears (taking permissions away needs no confirmation).")
+                                           "just clears (taking permissions away needs no confirmation).",
+                               formatter_class=argparse.RawDescriptionHelpFormatter,
+                               epilog="example:\n  codex-orchestrator approvals clear --yes")
     clear.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.set_defaults(handler=run, approvals_help=p.format_help)
 

@@ -42,6 +42,19 @@ def seconds(text: str) -> float:
     return value
 
 
+def output_format(explicit: str | None) -> str:
+    """One rule for `start`, `resume` and `exec` (docs/cli.md): an explicit --format/--jsonl/--json wins;
+    otherwise the live text view on a terminal and under CI=true (people read CI logs); otherwise JSONL,
+    for the program reading our stdout."""
+    import sys
+
+    if explicit:
+        return explicit
+    if sys.stdout.isatty() or os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        return "text"
+    return "jsonl"
+
+
 def add_task_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", help="task id (default: $MCP_RUNNER_TASK_ID, else the configured default_task)")
 

@@ -16,7 +16,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         epilog="examples:\n  codex-orchestrator config show\n  codex-orchestrator config show --format json",
     )
     actions = p.add_subparsers(title="actions", metavar="ACTION")
-    show = actions.add_parser("show", help="print every effective value with its source")
+    show = actions.add_parser("show", help="print every effective value with its source",
+                              formatter_class=argparse.RawDescriptionHelpFormatter,
+                              epilog="examples:\n  codex-orchestrator config show\n"
+                                     "  codex-orchestrator config show --format json")
     show.add_argument("--format", choices=("text", "json"), default="text")
     show.add_argument("--approval-policy", "-a", dest="approval_policy", help=argparse.SUPPRESS)
     show.add_argument("--sandbox", "-s", dest="sandbox", help=argparse.SUPPRESS)

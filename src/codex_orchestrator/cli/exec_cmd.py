@@ -16,10 +16,10 @@ EXIT_OUTPUT_SCHEMA = 65  # the command succeeded but its stdout does not match -
 STRUCTURED_LIMIT = 16 * 1024 * 1024  # stdout kept for --output-schema validation
 
 EPILOG = """\
-output modes:
-  --jsonl   every event as one JSON line (the default when stdin is not a terminal)
-  --json    one final JSON summary (the run:summary payload)
-  neither, on a terminal: live output and a final status line
+output modes (--format, or --jsonl / --json):
+  jsonl   every event as one JSON line (the default when stdout is not a terminal and CI is not set)
+  json    one final JSON summary (the run:summary payload)
+  text    live output and a final status line (the default on a terminal and under CI=true)
 
 examples:
   codex-orchestrator exec -- pytest -q
@@ -43,8 +43,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "exec:chunk events (at most 8 KiB each), a manifest and a run:summary.",
     )
     mode = p.add_argument_group("output")
-    mode.add_argument("--jsonl", action="store_true", help="stream every event as JSON lines")
-    mode.add_argument("--json", action="store_true", help="print one final JSON summary")
+    mode.add_argument("--format", choices=("text", "json", "jsonl"), default=None,
+                      help="text: live view; jsonl: every event as it happens; json: one final summary "
+                           "(default: text on a terminal or under CI=true, else jsonl)")
+    mode.add_argument("--jsonl", action="store_true", help="the same as --format jsonl")
+    mode.add_argument("--json", action="store_true", help="the same as --format json")
     add_task_option(p)
     p.add_argument("--cwd", type=Path, help="working directory (default: the current one)")
     p.add_argument("--env", action="append", default=[], metavar="K=V", help="set a variable (repeatable)")
@@ -118,8 +121,10 @@ def run(args: argparse.Namespace) -> int:
     shell_line: str | None = None
     if len(command) == 1 and any(c.isspace() for c in command[0]):
         shell_line = command[0]  # one quoted argument with spaces is a shell command line: `exec -- 'a && b'`
-    if args.jsonl and args.json:
-        raise UsageError("--jsonl and --json are different output modes; choose one")
+    chosen = {name for name, on in (("jsonl", args.jsonl), ("json", args.json), (args.format, bool(args.format)))
+              if on}
+    if len(chosen) > 1:
+        raise UsageError(f"--{' and --'.join(sorted(chosen))} are different output modes; choose one")
     if args.session is not None and args.pty is False:
         raise UsageError("--session runs in a PTY session; it cannot be combined with --no-pty")
     env = _parse_env(args.env)
@@ -127,7 +132,9 @@ def run(args: argparse.Namespace) -> int:
     cwd = (args.cwd or Path.cwd()).resolve()
     if not cwd.is_dir():
         raise UsageError(f"--cwd {args.cwd}: not a directory")
-    fmt = "jsonl" if args.jsonl else "json" if args.json else ("text" if sys.stdin.isatty() else "jsonl")
+    from .common import output_format
+
+    fmt = output_format("jsonl" if args.jsonl else "json" if args.json else args.format)
     return _run(args, shell_line if shell_line is not None else command, env, cwd, fmt, validator)
 
 

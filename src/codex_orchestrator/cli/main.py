@@ -16,6 +16,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy kno
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
+    from typing import NoReturn
 
 DESCRIPTION = """\
 Run the commands of coding-agent work through one autonomy layer: your approval
@@ -58,6 +59,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             # terminal width, even when no help is printed; os gives the same answer.
             return self.formatter_class(prog=self.prog, width=_terminal_width())  # type: ignore[call-arg]
 
+        def error(self, message: str) -> NoReturn:
+            """The usage of the command at fault (not the whole CLI's), and a "did you mean" when a
+            command, choice or flag is one typo away from a real one. Exit 2."""
+            at_fault = _subcommand_parser(self, command) or self
+            at_fault.print_usage(sys.stderr)
+            at_fault.exit(EXIT_USAGE, f"{at_fault.prog}: error: {message}{_did_you_mean(message, at_fault)}\n")
+
     parser = Parser(
         prog="codex-orchestrator", description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -69,6 +77,42 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name in names:
         import_module(f".{name}", __package__).register(sub)
     return parser
+
+
+def _subcommand_parser(parser: argparse.ArgumentParser, command: str | None) -> argparse.ArgumentParser | None:
+    """The parser of `command` (for `config show`, of `show`), found through argparse's subparsers."""
+    import argparse
+
+    if command is None:
+        return None
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            found: argparse.ArgumentParser = action.choices[command]
+            words = sys.argv[2:] if len(sys.argv) > 2 else []
+            for sub_action in found._actions:  # one level deeper: `config show`, `approvals list`
+                if isinstance(sub_action, argparse._SubParsersAction) and words and words[0] in sub_action.choices:
+                    deeper: argparse.ArgumentParser = sub_action.choices[words[0]]
+                    return deeper
+            return found
+    return None
+
+
+def _did_you_mean(message: str, parser: argparse.ArgumentParser) -> str:
+    """` (did you mean 'start'?)` for a mistyped command, choice or flag; "" otherwise. Only loaded on error."""
+    import difflib
+    import re
+
+    choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if choice:
+        word, candidates = choice.group(1), re.findall(r"'([^']*)'", choice.group(2))
+    else:
+        unknown = re.search(r"unrecognized arguments: (\S+)", message)
+        if not unknown:
+            return ""
+        word = unknown.group(1).split("=")[0]
+        candidates = [option for action in parser._actions for option in action.option_strings]
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _terminal_width() -> int:

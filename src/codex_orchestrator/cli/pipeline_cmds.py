@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=run_start)
 
     p = sub.add_parser("plan", help="show a pipeline's stages without running anything", formatter_class=RAW,
-                       description="Print the stages `start` would run, with their commands, cwd and options.")
+                       description="Print the stages `start` would run, with their commands, cwd and options.",
+                       epilog="examples:\n  codex-orchestrator plan\n  codex-orchestrator plan ci --format json")
     p.add_argument("pipeline", nargs="?", help="pipeline id")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(handler=run_plan)
@@ -65,8 +66,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_policy_options(p)
     p.set_defaults(handler=run_resume)
 
-    p = sub.add_parser("pipelines", help="list the pipelines and where they come from",
-                       description="List every pipeline `start` can run, with its source (repo config or builtin).")
+    p = sub.add_parser("pipelines", help="list the pipelines and where they come from", formatter_class=RAW,
+                       description="List every pipeline `start` can run, with its source (repo config or builtin).",
+                       epilog="examples:\n  codex-orchestrator pipelines\n  codex-orchestrator pipelines --format json")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(handler=run_pipelines)
 
@@ -75,9 +77,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _output_format(args: argparse.Namespace) -> str:
-    if args.format:
-        return str(args.format)
-    return "text" if sys.stdout.isatty() else "jsonl"
+    from .common import output_format
+
+    return output_format(args.format)
 
 
 def _make_runner(args: argparse.Namespace, fmt: str) -> Any:

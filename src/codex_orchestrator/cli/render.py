@@ -72,8 +72,8 @@ class HumanView:
                        f"({p['durationMs'] / 1000:.2f} s)")
         elif kind == "run:summary":
             ok = p["status"] == "succeeded"
-            text = (f"{p['status']} in {p['result']['durationMs'] / 1000:.2f} s · run {p['run']['id']} · "
-                    f"manifest {p['run']['manifest']}")
+            text = (f"{p['status']} (exit {p['result']['exitCode']}) in {p['result']['durationMs'] / 1000:.2f} s · "
+                    f"run {p['run']['id']} · manifest {p['run']['manifest']}")
             self._line(self._style(text, "32" if ok else "31"))
             if p.get("statusDetail") and not ok:
                 self._line(self._style(f"  {_printable(p['statusDetail'])}", "31"))

@@ -9,12 +9,16 @@ import json
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("sandbox", help="inspect the sandbox",
                        description="Inspect the OS sandbox backends (Landlock + namespaces, bubblewrap). "
-                                   "See docs/sandbox.md.")
+                                   "See docs/sandbox.md.", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="example:\n  codex-orchestrator sandbox check")
     actions = p.add_subparsers(title="actions", metavar="ACTION")
     check = actions.add_parser("check", help="report which backends work here and which modes they enforce",
                                description="Probe each backend for real (a sandboxed write and connect are tried) "
                                            "and report what works. Exit 0 if the default backend can enforce "
-                                           "workspace-write, 71 otherwise.")
+                                           "workspace-write, 71 otherwise.",
+                               formatter_class=argparse.RawDescriptionHelpFormatter,
+                               epilog="examples:\n  codex-orchestrator sandbox check\n"
+                                      "  codex-orchestrator sandbox check --format json | jq .backends")
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.set_defaults(handler=run_check)
     p.set_defaults(handler=lambda args: _usage(p))
