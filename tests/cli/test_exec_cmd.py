@@ -210,7 +210,7 @@ def test_human_view_on_a_terminal(tmp_path: Path) -> None:
     """On a real terminal (stdin a TTY), exec shows live output and a final status line."""
     code, screen = run_on_terminal("exec", "--", "sh", "-c", "echo live-output", cwd=tmp_path)
     assert code == 0
-    assert "live-output" in screen and "succeeded in" in screen and '"type"' not in screen
+    assert "live-output" in screen and "succeeded (exit 0) in" in screen and '"type"' not in screen
 
 
 def test_full_auto_overrides_global_choices(tmp_path: Path, isolated_home: Path) -> None:
