@@ -140,16 +140,30 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, command: list[str] | str, env: dict[str, str], cwd: Path, fmt: str,
          validator: Any) -> int:
+    """Signals are handled from before anything exists on disk until everything is written: a SIGTERM in
+    the first milliseconds cancels the run (a finalised manifest), never leaves a run dir without one."""
     from ..exec.cancel import CancelToken
+    from .common import install_signal_handlers
+
+    cancel = CancelToken()
+    restore = install_signal_handlers(cancel)
+    try:
+        return _run_with(args, command, env, cwd, fmt, validator, cancel)
+    finally:
+        restore()
+
+
+def _run_with(args: argparse.Namespace, command: list[str] | str, env: dict[str, str], cwd: Path, fmt: str,
+              validator: Any, cancel: Any) -> int:
+    from ..events.bus import utc_timestamp
     from ..runs.active import ActiveRun
     from ..runs.manifest import CommandRecord, PipelineRef
     from ..tools.asker import choose_asker
     from ..tools.orchestrator import ToolOrchestrator
     from ..tools.request import ToolRequest
-    from .common import install_signal_handlers, load_config, task_id
+    from .common import load_config, task_id
 
     config = load_config(args, cwd)
-    cancel = CancelToken()
     subscribers: list[Any] = []
     if fmt == "jsonl":
         from ..events.sinks import StdoutJsonlSink
@@ -176,9 +190,9 @@ def _run(args: argparse.Namespace, command: list[str] | str, env: dict[str, str]
                                     sequence=run_.next_sequence, protected_paths=run_.paths.protected)
     log_path = request.log_path = run_.paths.command_log(1, "exec")
     request.env = {**run_.instructions_env, **env}
-    restore = install_signal_handlers(cancel)
-    run_.start()
+    # The stage is `running` in the very first manifest write (run:start), not after the first heartbeat.
     record.status, record.started_at, record.log_path = "running", run_.manifest.started_at, str(log_path)
+    run_.start()
     try:
         result = orchestrator.invoke(request)
     except BaseException as exc:
@@ -187,7 +201,6 @@ def _run(args: argparse.Namespace, command: list[str] | str, env: dict[str, str]
         run_.finish(run_.summary("failed", message, exit_code=code))
         raise
     finally:
-        restore()
         if orchestrator.sessions is not None:
             orchestrator.sessions.close_all()
 
@@ -218,7 +231,7 @@ def _run(args: argparse.Namespace, command: list[str] | str, env: dict[str, str]
         outputs["validationErrors"] = errors
     record.status = status
     record.exit_code, record.duration_ms = result.exit_code, result.duration_ms
-    record.completed_at, record.tool_run_id = None, result.tool_run_id
+    record.completed_at, record.tool_run_id = utc_timestamp(), result.tool_run_id
     record.summary = detail or f"{result.status} (exit {result.exit_code})"
     summary = run_.summary(
         status, detail, exit_code=exit_code, signal=result.signal, attempts=len(result.attempts),
