@@ -166,6 +166,7 @@ class StreamSummary(TypedDict):
     head: str
     tail: str
     truncated: bool
+    droppedBytes: NotRequired[int]  # bytes past output_limit_bytes, not in the log nor in exec:chunk events
 
 
 class ExecEnd(TypedDict):

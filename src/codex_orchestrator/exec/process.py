@@ -37,6 +37,7 @@ from ..errors import OrchestratorError
 from .buffer import HeadTailBuffer
 from .cancel import CancelToken
 from .chunker import Chunk, Utf8Chunker
+from .limit import OutputLimit
 
 ChunkSink = Callable[[str, Chunk], None]
 """Receives (stream, chunk) with stream "stdout", "stderr" or "pty", in arrival order."""
@@ -76,6 +77,7 @@ class ProcessOutcome:
     cancelled: bool
     pid: int
     streams: dict[str, HeadTailBuffer] = field(default_factory=dict)
+    limit: OutputLimit | None = None  # what the output limit dropped, and whether it stopped the command
 
 
 def exit_status(returncode: int) -> tuple[int, int | None]:
@@ -130,8 +132,9 @@ def run_pipes(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
               preexec: Callable[[], None] | None = None, timeout: float | None = None,
               on_chunk: ChunkSink | None = None, log: BinaryIO | None = None,
               cancel: CancelToken | None = None, kill_grace: float = 2.0,
-              buffer_limit: int = 64 * 1024) -> ProcessOutcome:
+              buffer_limit: int = 64 * 1024, limit: OutputLimit | None = None) -> ProcessOutcome:
     """Run `argv` to completion; see the module docstring for the guarantees."""
+    limit = limit or OutputLimit(0)
     started = time.monotonic()
     streams = {"stdout": HeadTailBuffer(buffer_limit), "stderr": HeadTailBuffer(buffer_limit)}
     if not argv:
@@ -219,11 +222,16 @@ def run_pipes(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
                     continue
                 last_data = time.monotonic()
                 name = names[fd]
-                if log is not None:
-                    log.write(data)
-                    log.flush()
                 streams[name].append(data)
-                emit(name, chunkers[name].feed(data))
+                kept = limit.admit(name, len(data))
+                if kept:
+                    if log is not None:
+                        log.write(data[:kept])
+                        log.flush()
+                    emit(name, chunkers[name].feed(data[:kept]))
+                if limit.kills and kill_at is None:
+                    kill_group(pid, signal.SIGTERM)  # like a time-out: TERM, then KILL after the grace
+                    kill_at = time.monotonic() + kill_grace
         for fd in list(names):
             close_stream(fd)
         returncode = proc.wait()
@@ -239,7 +247,7 @@ def run_pipes(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
         proc.stderr.close()
     exit_code, signum = exit_status(returncode)
     duration_ms = (time.monotonic() - started) * 1000
-    return ProcessOutcome(exit_code, signum, duration_ms, timed_out, cancelled, pid, streams)
+    return ProcessOutcome(exit_code, signum, duration_ms, timed_out, cancelled, pid, streams, limit)
 
 
 def _next_wait(now: float, deadline: float | None, kill_at: float | None, exited_at: float | None,

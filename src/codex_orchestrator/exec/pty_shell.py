@@ -56,6 +56,7 @@ from ..errors import OrchestratorError
 from .buffer import HeadTailBuffer
 from .cancel import CancelToken
 from .chunker import Chunk, Utf8Chunker
+from .limit import OutputLimit
 from .process import ChunkSink, SpawnError, exit_status, kill_group
 
 SHELL_ARGV: list[str] = ["/bin/bash", "--noprofile", "--norc", "--noediting"]
@@ -143,6 +144,7 @@ class _Call:
     log: BinaryIO | None
     started: float
     buffer: HeadTailBuffer = field(default_factory=HeadTailBuffer)
+    limit: OutputLimit | None = None
 
 
 class PtyShell:
@@ -210,13 +212,13 @@ class PtyShell:
 
     def run(self, command: str, *, on_chunk: ChunkSink | None = None, log: BinaryIO | None = None,
             timeout: float | None = None, yield_ms: int | None = None,
-            cancel: CancelToken | None = None) -> PtyOutcome:
+            cancel: CancelToken | None = None, limit: OutputLimit | None = None) -> PtyOutcome:
         """Run `command` in the session; return when it ends, or after `yield_ms` with running=True."""
         with self._lock:
             self._check_usable()
             if self._running:
                 raise SessionBusyError(f"session {self.session_id} is still running a command")
-            call = _Call(on_chunk, log, time.monotonic())
+            call = _Call(on_chunk, log, time.monotonic(), limit=limit)
             # Restore the terminal (a previous command may have left echo on or raw mode).
             termios.tcsetattr(self._master, termios.TCSANOW, self._saved_attrs)
             write_text_atomic(self._script, command, mode=0o600, fsync=False)
@@ -301,6 +303,8 @@ class PtyShell:
                 if cancel is not None and cancel.cancelled and not (self._cancelled or self._timed_out):
                     self._cancelled = True
                     self._interrupt(now)
+                if call.limit is not None and call.limit.kills and self._kill_at is None:
+                    self._interrupt(now)  # on_output_limit = "kill": stopped like a time-out
                 if self._deadline is not None and now >= self._deadline and self._kill_at is None:
                     self._timed_out = True
                     self._interrupt(now)
@@ -362,6 +366,8 @@ class PtyShell:
     def _emit(self, call: _Call, chunks: list[Chunk]) -> None:
         for chunk in chunks:
             call.buffer.append(chunk.data)
+            if call.limit is not None and not call.limit.admit_whole("pty", len(chunk.data)):
+                continue
             if call.log is not None:
                 call.log.write(chunk.data)
                 call.log.flush()

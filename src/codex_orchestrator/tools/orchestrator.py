@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..exec.buffer import HeadTailBuffer
     from ..exec.cancel import CancelToken
     from ..exec.chunker import Chunk
+    from ..exec.limit import OutputLimit
     from ..exec.sessions import ExecSessionManager
     from ..sandbox import SandboxedSpawn
     from .approvals.rules import RuleSet
@@ -196,6 +197,7 @@ class ToolOrchestrator:
                     raise
                 streams = attempt.outcome_streams
                 attempts.append(attempt.record)
+                message = attempt.limit_message or message
                 if attempt.running:
                     status = "running"
                     break
@@ -321,9 +323,12 @@ class ToolOrchestrator:
         on_chunk = self._chunk_publisher(correlation_id)
         if request.capture_stdout:
             on_chunk = self._capturing(on_chunk, request.capture_stdout)
+        from ..exec.limit import OutputLimit
+
+        limit = OutputLimit(int(self.config.get("output_limit_bytes")), self.config.get("on_output_limit"))
         begun = time.monotonic()
         if in_session or request.pty:
-            outcome, backend = self._run_in_pty(request, cwd, env, mode, sandboxed, on_chunk, log,
+            outcome, backend = self._run_in_pty(request, cwd, env, mode, sandboxed, on_chunk, log, limit,
                                                 in_session=in_session)
             streams = {"pty": outcome.buffer}
             running = outcome.running
@@ -334,7 +339,7 @@ class ToolOrchestrator:
             backend = spawn.backend if spawn else "none"
             outcome = run_pipes(
                 spawn.argv if spawn else request.argv, cwd=cwd, env=env, preexec=spawn.preexec if spawn else None,
-                timeout=request.timeout, on_chunk=on_chunk, log=log, cancel=self.cancel,
+                timeout=request.timeout, on_chunk=on_chunk, log=log, cancel=self.cancel, limit=limit,
             )
             streams = dict(outcome.streams)
             running = False
@@ -355,7 +360,7 @@ class ToolOrchestrator:
         elif outcome.timed_out:
             status = "timed_out"
         else:
-            status = "succeeded" if outcome.exit_code == 0 else "failed"
+            status = "succeeded" if outcome.exit_code == 0 and not limit.kills else "failed"
         duration_ms = round((time.monotonic() - begun) * 1000, 3)
         attempt_state: SandboxState = "denied" if denied else state
         summaries: dict[str, StreamSummary] = {
@@ -363,6 +368,9 @@ class ToolOrchestrator:
                    "tail": b.tail().decode("utf-8", "replace"), "truncated": b.truncated}
             for name, b in streams.items()
         }
+        for name, dropped in limit.dropped.items():
+            if name in summaries:
+                summaries[name]["droppedBytes"] = dropped
         self.bus.publish("exec:end", {
             "correlationId": correlation_id, "exitCode": outcome.exit_code, "signal": outcome.signal,
             "durationMs": duration_ms, "status": status, "bytes": sum(b.total_bytes for b in streams.values()),
@@ -374,7 +382,8 @@ class ToolOrchestrator:
             "exitCode": outcome.exit_code, "signal": outcome.signal, "durationMs": duration_ms,
             "status": status, "denied": denied,
         }
-        return _AttemptRecord(record, streams, status, denied, running, outcome.exit_code)
+        return _AttemptRecord(record, streams, status, denied, running, outcome.exit_code,
+                              limit.message() if limit.exceeded else None)
 
     def _prepare(
         self, argv: list[str], cwd: Path, env: Mapping[str, str], mode: str, sandboxed: bool, *, pty: bool
@@ -390,7 +399,7 @@ class ToolOrchestrator:
 
     def _run_in_pty(
         self, request: ToolRequest, cwd: Path, env: Mapping[str, str], mode: str, sandboxed: bool,
-        on_chunk: Callable[[str, Chunk], None], log: BinaryIO | None, *, in_session: bool,
+        on_chunk: Callable[[str, Chunk], None], log: BinaryIO | None, limit: OutputLimit, *, in_session: bool,
     ) -> tuple[Any, str]:
         """Run in the request's PTY session (created on first use), or in a one-off PTY shell."""
         from ..exec.pty_shell import SHELL_ARGV, PtyShell
@@ -405,7 +414,7 @@ class ToolOrchestrator:
         if not in_session:
             shell, backend = new_shell(f"oneshot-{os.urandom(4).hex()}")
             try:
-                return shell.run(request.display, on_chunk=on_chunk, log=log, timeout=request.timeout,
+                return shell.run(request.display, on_chunk=on_chunk, log=log, timeout=request.timeout, limit=limit,
                                  cancel=self.cancel), backend
             finally:
                 shell.close()
@@ -423,7 +432,7 @@ class ToolOrchestrator:
             return shell
 
         shell = self.sessions.open(session_id, factory)
-        outcome = shell.run(request.display, on_chunk=on_chunk, log=log, timeout=request.timeout,
+        outcome = shell.run(request.display, on_chunk=on_chunk, log=log, timeout=request.timeout, limit=limit,
                             cancel=self.cancel, yield_ms=request.metadata.get("yield_ms"))
         return outcome, self._session_backends.get(session_id, "none")
 
@@ -508,7 +517,8 @@ class ToolOrchestrator:
 
 class _AttemptRecord:
     def __init__(self, record: ToolAttempt, streams: dict[str, HeadTailBuffer], status: str, denied: bool,
-                 running: bool, exit_code: int | None) -> None:
+                 running: bool, exit_code: int | None, limit_message: str | None = None) -> None:
+        self.limit_message = limit_message  # output past output_limit_bytes was dropped (or stopped it)
         self.record = record
         self.outcome_streams = streams
         self.status = status
