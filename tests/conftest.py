@@ -55,7 +55,9 @@ class Repo:
 
     def manifests(self, task: str = "default") -> list[dict[str, Any]]:
         cli_dir = self.root / ".runs" / task / "cli"
-        return [json.loads((d / "manifest.json").read_text()) for d in sorted(cli_dir.iterdir())]
+        # Hidden `.<id>.creating` folders are runs being created (or killed while being created).
+        return [json.loads((d / "manifest.json").read_text()) for d in sorted(cli_dir.iterdir())
+                if not d.name.startswith(".")] if cli_dir.exists() else []
 
 
 @pytest.fixture

@@ -81,9 +81,10 @@ def _directory(folder: Path, within: Path | None, *, create: bool) -> Iterator[i
         os.close(fd)
 
 
-def move_aside(path: Path, suffix: str, *, within: Path | None = None) -> Path:
-    """Rename `path` to `<name><suffix>` in its directory (a damaged file kept for a person to look at)."""
-    target = path.with_name(path.name + suffix)
+def move_aside(path: Path, suffix: str, *, within: Path | None = None, to: Path | None = None) -> Path:
+    """Rename `path` to `<name><suffix>` (or to `to`) in its directory: a damaged file kept for a person to
+    look at, or a run directory built under a hidden name, published in one step."""
+    target = to or path.with_name(path.name + suffix)
     with _directory(path.parent, within, create=False) as dir_fd:
         os.rename(path.name, target.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     return target

@@ -64,8 +64,7 @@ class ActiveRun:
         with_instructions: bool = True,
     ) -> ActiveRun:
         store = RunStore(config.repo_root)
-        paths = store.create(task_id, new_run_id())
-        lock = RunLock.acquire(paths)
+        paths = RunPaths(config.repo_root, task_id, new_run_id())
         now = utc_timestamp()
         manifest = Manifest(
             task_id=task_id, run_id=paths.run_id, pipeline=pipeline, approval_policy=approval_policy,
@@ -74,6 +73,7 @@ class ActiveRun:
             events_path=str(paths.events),
             heartbeat_interval_seconds=float(config.get("heartbeat_interval_seconds")),
         )
+        lock = store.create(paths, manifest.to_dict())
         run = cls._attach(paths, manifest, config, subscribers, lock)
         if with_instructions:
             run._load_instructions(config, cwd)

@@ -13,12 +13,15 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._files import make_dirs, read_json, write_text_atomic
+from .._files import dump_json, make_dirs, read_json, write_text_atomic
 from .._record import record
 from ..errors import DamagedError, NotFoundError, OrchestratorError, UnreadableError
 from .ids import validate_run_id, validate_task_id
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .lock import RunLock
 
 # Both shared files are rewritten by every run, so both are bounded: a task run thousands
 # of times in CI must not make each run slower than the last.
@@ -86,13 +89,26 @@ class RunStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def create(self, task_id: str, run_id: str) -> RunPaths:
-        """Make the run directory and its resume token (mode 0600)."""
-        paths = RunPaths(self.root, validate_task_id(task_id), run_id)
-        make_dirs(paths.run_dir / "commands", within=self.root)
+    def create(self, paths: RunPaths, manifest: dict[str, Any]) -> RunLock:
+        """Make the run directory, complete, in one step: it is built under a hidden name (its resume
+        token, its lock, held, and its first manifest) and renamed into place, so a `kill -9` at any moment
+        never leaves a run directory without a manifest. Returns the run's lock, held."""
+        from .._files import move_aside
+        from .lock import RunLock
+
+        validate_task_id(paths.task_id)
+        staging = RunPaths(self.root, paths.task_id, f".{paths.run_id}.creating")
+        make_dirs(staging.run_dir / "commands", within=self.root)
         _ignore_in_git(self.root / ".runs", self.root)
-        write_text_atomic(paths.resume_token, os.urandom(16).hex() + "\n", mode=0o600, within=self.root)
-        return paths
+        write_text_atomic(staging.resume_token, os.urandom(16).hex() + "\n", mode=0o600, within=self.root)
+        lock = RunLock.acquire(staging)
+        try:
+            write_text_atomic(staging.manifest, dump_json(manifest), within=self.root)
+            move_aside(staging.run_dir, "", within=self.root, to=paths.run_dir)
+        except BaseException:
+            lock.release()
+            raise
+        return lock
 
     def find(self, run_id: str, task_id: str | None = None) -> RunPaths:
         validate_run_id(run_id)
@@ -111,7 +127,8 @@ class RunStore:
     def latest(self, task_id: str) -> RunPaths:
         """The task's most recent top-level run (a subpipeline's child run is not one)."""
         cli_dir = self.root / ".runs" / validate_task_id(task_id) / "cli"
-        runs = sorted((p.name for p in cli_dir.iterdir()), reverse=True) if cli_dir.is_dir() else []
+        runs = sorted((p.name for p in cli_dir.iterdir() if not p.name.startswith(".")), reverse=True) \
+            if cli_dir.is_dir() else []
         for run_id in runs:
             paths = RunPaths(self.root, task_id, run_id)
             try:
@@ -221,6 +238,8 @@ def _manifests(paths: RunPaths) -> list[tuple[dict[str, Any], Path]]:
     cli_dir = paths.task_dir / "cli"
     found = []
     for run_id in sorted(os.listdir(cli_dir)) if cli_dir.is_dir() else []:
+        if run_id.startswith("."):  # a run directory being created, or one whose creation was killed
+            continue
         run = RunPaths(paths.root, paths.task_id, run_id)
         try:
             found.append((read_manifest_dict(run), run.manifest))
