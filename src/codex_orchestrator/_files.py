@@ -24,6 +24,7 @@ import fcntl
 import itertools
 import json
 import os
+import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,6 +89,37 @@ def move_aside(path: Path, suffix: str, *, within: Path | None = None, to: Path 
     with _directory(path.parent, within, create=False) as dir_fd:
         os.rename(path.name, target.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     return target
+
+
+_TEMP_NAME = re.compile(r"^\..+\.(\d+)\.\d+\.tmp$")
+
+
+def sweep_temps(folder: Path, *, within: Path | None = None) -> int:
+    """Remove temporary files a killed process left in `folder` (`.<name>.<pid>.<n>.tmp` whose pid is
+    gone); returns how many. Cheap: one directory listing, called where files are replaced anyway."""
+    removed = 0
+    try:
+        with _directory(folder, within, create=False) as dir_fd:
+            for name in os.listdir(dir_fd):
+                match = _TEMP_NAME.match(name)
+                if match is None or int(match.group(1)) == os.getpid() or _pid_alive(int(match.group(1))):
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=dir_fd)
+                    removed += 1
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def make_dirs(folder: Path, *, within: Path) -> None:

@@ -85,6 +85,9 @@ class ActiveRun:
         subscribers: Iterable[Subscriber] = (),
     ) -> ActiveRun:
         """Continue a run whose lock the caller holds (taken before it read the manifest to decide)."""
+        from .._files import sweep_temps
+
+        sweep_temps(paths.run_dir, within=paths.root)  # what a kill -9 of the last process left behind
         manifest = Manifest.from_dict(read_manifest_dict(paths))
         manifest.resume_events.append(
             ResumeEvent(utc_timestamp(), from_stage, reason, manifest.status, os.getpid())

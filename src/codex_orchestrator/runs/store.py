@@ -151,6 +151,7 @@ class RunStore:
         def update(state: dict[str, Any]) -> dict[str, Any]:
             runs: dict[str, Any] = state["runs"]
             runs[paths.run_id] = entry
+            _mark_interrupted(paths, runs)
             return _trim_state(state)
 
         _update_shared(paths, paths.state, update, _valid_state, lambda: _rebuild_state(paths))
@@ -213,6 +214,27 @@ def _add_metrics(metrics: dict[str, Any], record: dict[str, Any]) -> None:
     del runs[: max(0, len(runs) - METRICS_KEEP_RUNS)]
 
 
+def _mark_interrupted(paths: RunPaths, runs: dict[str, Any]) -> None:
+    """Runs of the task that state.json still calls live but that no process holds any more (killed and
+    never resumed) become `interrupted` there, and get their metrics record, once."""
+    from .lock import lock_held
+
+    for run_id, entry in runs.items():
+        if run_id == paths.run_id or entry.get("status") not in ("queued", "in_progress"):
+            continue
+        other = RunPaths(paths.root, paths.task_id, run_id)
+        if lock_held(other) is not False:
+            continue
+        entry["status"] = "interrupted"
+        entry["status_detail"] = "no orchestrator process holds the run any more (it was killed or crashed)"
+        try:
+            manifest = read_manifest_dict(other)
+        except (OSError, OrchestratorError):
+            continue
+        manifest["status"] = "interrupted"
+        RunStore.append_metrics(other, metrics_record(manifest, None))
+
+
 def _trim_state(state: dict[str, Any]) -> dict[str, Any]:
     runs: dict[str, Any] = state["runs"]
     if len(runs) > STATE_KEEP_RUNS:
@@ -266,9 +288,10 @@ def _update_shared(paths: RunPaths, path: Path, update: Any, valid: Any, rebuild
     """Read-modify-write a shared file under its lock. Missing: start empty. Damaged (not JSON, wrong
     shape): never silently replaced: moved aside to `<name>.corrupt-<time>` with one warning, and rebuilt
     from the manifests. Unreadable (permissions, a directory in its place): a clear error naming it."""
-    from .._files import locked, move_aside, read_json, write_json_atomic
+    from .._files import locked, move_aside, read_json, sweep_temps, write_json_atomic
 
     with locked(path, within=paths.root):
+        sweep_temps(path.parent, within=paths.root)
         try:
             current = read_json(path, within=paths.root)
         except FileNotFoundError:
