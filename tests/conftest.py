@@ -71,6 +71,22 @@ def repo(tmp_path: Path) -> Repo:
 CLI = [sys.executable, "-m", "codex_orchestrator.cli.main"]
 
 
+def live_pids(holds: str, *, where: str = "cmdline") -> list[int]:
+    """Live processes whose /proc/PID/<where> (cmdline or environ) contains `holds`; zombies are dead."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            content = Path(entry.path, where).read_bytes()
+            state = Path(entry.path, "stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if holds.encode() in content and state not in (b"Z", b"X"):
+            found.append(int(entry.name))
+    return found
+
+
 def run_cli(*args: str, cwd: Path, input: str | None = None, env: Mapping[str, str] | None = None,
             timeout: float = 60) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}

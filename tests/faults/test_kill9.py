@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from ..conftest import CLI, Repo
+from ..conftest import CLI, Repo, live_pids
 
 TRIALS = 30
 STAGES = [
@@ -43,18 +43,7 @@ def _valid_json_files(root: Path) -> int:
 
 
 def _run_processes(run_marker: str) -> list[int]:
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = Path(entry.path, "environ").read_bytes()
-            state = Path(entry.path, "stat").read_bytes().rsplit(b")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if run_marker.encode() in environ and state not in (b"Z", b"X"):
-            found.append(int(entry.name))
-    return found
+    return live_pids(run_marker, where="environ")
 
 
 def test_kill_9_at_random_moments(repo: Repo) -> None:

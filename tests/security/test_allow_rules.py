@@ -18,15 +18,6 @@ def allow_git_status(isolated_home: Path) -> None:
                                          'prefix_rule(pattern=["./tool.sh"], decision="allow")\n')
 
 
-@pytest.fixture
-def outside(tmp_path: Path, isolated_home: Path) -> Path:
-    (isolated_home / ".codex" / "config.toml").write_text(
-        "[sandbox_workspace_write]\nexclude_slash_tmp = true\nexclude_tmpdir_env_var = true\n")
-    folder = tmp_path / "outside"
-    folder.mkdir()
-    return folder
-
-
 def _fake_git(repo: Repo, outside: Path) -> None:
     fake = repo.root / "bin" / "git"
     fake.parent.mkdir()

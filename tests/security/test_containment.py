@@ -13,23 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import CLI, Repo, events
+from ..conftest import CLI, Repo, events, live_pids
 
 
 def _with_marker(marker: str) -> list[int]:
-    """Live processes whose command line holds `marker` (zombies are dead and do not count)."""
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = Path(entry.path, "cmdline").read_bytes()
-            state = Path(entry.path, "stat").read_bytes().rsplit(b")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker.encode() in cmdline and state not in (b"Z", b"X"):
-            found.append(int(entry.name))
-    return found
+    return live_pids(marker)
 
 
 def _wait_until(predicate: object, timeout: float) -> bool:

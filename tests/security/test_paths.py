@@ -14,16 +14,6 @@ from ..conftest import Repo, events
 from ..sandbox.conftest import run as sandboxed
 
 
-@pytest.fixture
-def outside(tmp_path: Path, isolated_home: Path) -> Path:
-    """A folder no writable root covers: the user's config keeps /tmp and $TMPDIR out (the tests live in /tmp)."""
-    (isolated_home / ".codex" / "config.toml").write_text(
-        "[sandbox_workspace_write]\nexclude_slash_tmp = true\nexclude_tmpdir_env_var = true\n")
-    folder = tmp_path / "outside"
-    folder.mkdir()
-    return folder
-
-
 def stage(stage_id: str, command: str, **extra: object) -> dict[str, object]:
     return {"kind": "command", "id": stage_id, "title": stage_id, "command": command, **extra}
 
