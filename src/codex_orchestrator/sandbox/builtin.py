@@ -331,7 +331,8 @@ def _probe_cache() -> Path | None:
     except OSError:
         return None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    name = f"sandbox-probe-{os.getuid()}-{boot_id}-{os.uname().release}-landlock{landlock.abi_version()}"
+    # v2: the confinement gained a pid namespace and private mounts; an older probe proved less.
+    name = f"sandbox-probe-v2-{os.getuid()}-{boot_id}-{os.uname().release}-landlock{landlock.abi_version()}"
     return Path(base) / "codex-orchestrator" / name
 
 
