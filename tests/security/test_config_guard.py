@@ -148,3 +148,13 @@ def test_config_show_names_refusals(repo: Repo) -> None:
     result = repo.run("config", "show")
     assert result.returncode == 0
     assert "repo config asked for 'danger-full-access'" in result.stdout
+
+
+def test_repo_may_lower_the_output_limit_but_not_lift_it(repo: Repo, isolated_home: Path) -> None:
+    repo.config({"output_limit_bytes": 1000})
+    assert load(repo, isolated_home).get("output_limit_bytes") == 1000
+    for looser in (0, 1 << 40):  # 0 means no limit: the loosest of all
+        repo.config({"output_limit_bytes": looser})
+        config = load(repo, isolated_home)
+        assert config.get("output_limit_bytes") == 1 << 30
+        assert "may only lower" in (config.settings["output_limit_bytes"].note or "")

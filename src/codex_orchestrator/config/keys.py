@@ -30,7 +30,8 @@ class Key:
     permissiveness: tuple[Any, ...] | None = None
     # How a repo config may touch the key at all (docs/security.md):
     #   "any": freely; "tighten": only towards the start of `permissiveness`; "add": may only add list
-    #   items (more excludes); "trusted": never (it could run code or send data outside the sandbox).
+    #   items (more excludes); "lower": a bound it may only lower (0, "no bound", counts as the highest);
+    #   "trusted": never (it could run code or send data outside the sandbox).
     repo: str = "any"
 
 
@@ -64,7 +65,7 @@ KEYS: tuple[Key, ...] = (
         env="HEARTBEAT_INTERVAL", minimum=0.05),
     Key("output_limit_bytes", "int", 1 << 30,
         "Bytes of each output stream of a tool run recorded in its log and events; 0 for no limit.",
-        env="OUTPUT_LIMIT_BYTES", minimum=0),
+        env="OUTPUT_LIMIT_BYTES", minimum=0, repo="lower"),
     Key("on_output_limit", "str", "truncate",
         "Past output_limit_bytes: truncate (stop recording, let the command finish) or kill (stop it).",
         env="ON_OUTPUT_LIMIT", choices=("truncate", "kill")),

@@ -135,6 +135,14 @@ def _guard(key: Key, repo: Setting, trusted: Setting, *, project_trusted: bool) 
         added = [item for item in repo.value if item not in trusted.value]
         return Setting(key.name, [*trusted.value, *added], repo.source,
                        f"{trusted.source} plus the repo's {added!r}" if trusted.value and added else None)
+    if key.repo == "lower":
+        def bound(value: Any) -> float:
+            return float("inf") if value == 0 else float(value)
+
+        if bound(repo.value) > bound(trusted.value) and not project_trusted:
+            return Setting(key.name, trusted.value, trusted.source,
+                           f"{refused}; a repo config may only lower this bound (it keeps the disk from filling)")
+        return repo
     if key.repo == "tighten" and key.permissiveness is not None:
         order = key.permissiveness
         if order.index(repo.value) > order.index(trusted.value):
