@@ -121,128 +121,134 @@ class ToolOrchestrator:
     # ------------------------------------------------------------------ the state machine
 
     def invoke(self, request: ToolRequest) -> ToolResult:
-        from .approvals.keys import approval_key, canonical_argv
+        """Decide (rules, policy, approval), announce, attempt (escalating or backing off), record."""
+        from .approvals.keys import canonical_argv
+
+        argv = canonical_argv(request.command)
+        call = _ToolCall(request, "tr_" + os.urandom(6).hex(), time.monotonic(), request.cwd.resolve(), argv,
+                         request.sandbox_mode or self.config.get("sandbox_mode"))
+        self._decide(call)
+        self.bus.publish("tool:start", {
+            "toolRunId": call.tool_run_id, "tool": request.tool, "command": argv, "cwd": str(call.cwd),
+            "sandboxMode": call.mode if call.sandboxed else "danger-full-access", "approvalSource": call.source,
+            "approvalKey": call.key, **({"stageId": request.stage_id} if request.stage_id else {}),
+        })
+        if call.assessment.action == "reject":
+            call.status = "cancelled" if self.cancel.cancelled else "rejected"  # Ctrl-C at the approval prompt
+            call.state = "sandboxed" if call.sandboxed else "unsandboxed"
+            call.message = call.assessment.reason
+        else:
+            self._run_attempts(call)
+        result = self._complete(request, call.tool_run_id, call.started, call.status, call.attempts, call.streams,
+                                call.source, call.state, call.message, downgrade=call.downgrade)
+        result.escalation_refused = call.escalation_refused
+        return result
+
+    def _decide(self, call: _ToolCall) -> None:
+        """Assess (rules, policy, an allow rule's downgrade) and, if needed, ask: fills call's decision."""
+        from .approvals.keys import approval_key
         from .approvals.safe_commands import is_known_safe
 
-        tool_run_id = "tr_" + os.urandom(6).hex()
-        started = time.monotonic()
-        cwd = request.cwd.resolve()
-        argv = canonical_argv(request.command)
-        mode = request.sandbox_mode or self.config.get("sandbox_mode")
         rules = self.rules
-        match = rules.evaluate(argv) if rules is not None else None
+        match = rules.evaluate(call.argv) if rules is not None else None
         rule_reason = None
         if match is not None:
             rule_reason = next((r.justification for r in match.rules if r.justification), None) or (
                 f"{match.decision} by {match.rules[0].source}:{match.rules[0].line}"
             )
         assessment = assess(
-            self.policy,
-            rule_decision=str(match.decision) if match is not None else None,
-            rule_reason=rule_reason,
-            escalate=request.escalate,
-            known_safe=is_known_safe(argv),
-            justification=request.justification,
+            self.policy, rule_decision=str(match.decision) if match is not None else None, rule_reason=rule_reason,
+            escalate=call.request.escalate, known_safe=is_known_safe(call.argv),
+            justification=call.request.justification,
         )
-        downgrade = None
-        if assessment.source == "codex-rules" and not assessment.sandboxed and mode != "danger-full-access":
-            downgrade = self._rule_downgrade(argv, cwd, request)
-            if downgrade is not None:
-                assessment = Assessment("run", "codex-rules", downgrade, True, False)
-        key = approval_key(argv, cwd, assessment.escalated)
-        source = assessment.source
-        approved_before_run = False
-        message: str | None = None
-
+        if assessment.source == "codex-rules" and not assessment.sandboxed and call.mode != "danger-full-access":
+            call.downgrade = self._rule_downgrade(call.argv, call.cwd, call.request)
+            if call.downgrade is not None:
+                assessment = Assessment("run", "codex-rules", call.downgrade, True, False)
+        call.key = approval_key(call.argv, call.cwd, assessment.escalated)
+        call.source = assessment.source
         if assessment.source == "codex-rules":  # an allow rule is an approval given ahead of time
             self.approvals_reused += 1
             self.bus.publish("approval:decision", {
-                "requestId": None, "toolRunId": tool_run_id, "decision": "approved",
-                "approvalSource": "codex-rules", "approvalKey": key,
+                "requestId": None, "toolRunId": call.tool_run_id, "decision": "approved",
+                "approvalSource": "codex-rules", "approvalKey": call.key,
             })
         if assessment.action == "ask":
-            ok, source, message = self._approve(tool_run_id, argv, cwd, key, assessment.reason, mode)
-            approved_before_run = ok
+            ok, call.source, call.message = self._approve(call.tool_run_id, call.argv, call.cwd, call.key,
+                                                          assessment.reason, call.mode)
+            call.approved_before_run = ok
             if not ok:
-                assessment = Assessment("reject", source, message or "not approved", True, assessment.escalated)
+                assessment = Assessment("reject", call.source, call.message or "not approved", True,
+                                        assessment.escalated)
+        call.assessment = assessment
+        call.sandboxed = assessment.sandboxed and call.mode != "danger-full-access"
+        call.state = "sandboxed" if call.sandboxed else "unsandboxed"
 
-        sandboxed = assessment.sandboxed and mode != "danger-full-access"
-        self.bus.publish("tool:start", {
-            "toolRunId": tool_run_id, "tool": request.tool, "command": argv, "cwd": str(cwd),
-            "sandboxMode": mode if sandboxed else "danger-full-access", "approvalSource": source,
-            "approvalKey": key, **({"stageId": request.stage_id} if request.stage_id else {}),
-        })
-        if assessment.action == "reject":
-            status = "cancelled" if self.cancel.cancelled else "rejected"  # Ctrl-C at the approval prompt
-            return self._complete(request, tool_run_id, started, status, [], {}, source,
-                                  "unsandboxed" if not sandboxed else "sandboxed", assessment.reason,
-                                  downgrade=downgrade)
-
-        attempts: list[ToolAttempt] = []
-        streams: dict[str, HeadTailBuffer] = {}
+    def _run_attempts(self, call: _ToolCall) -> None:
+        """Attempt until done: after a sandbox denial, maybe once more outside it (its own question); after
+        an exit code the tool declares transient, again with exponential backoff."""
+        request = call.request
         max_attempts = int(self.config.get("retry.max_attempts"))
         backoff_ms = int(self.config.get("retry.backoff_ms"))
-        state: SandboxState = "sandboxed" if sandboxed else "unsandboxed"
-        status = "failed"
-        escalation_refused = False
         with ExitStack() as stack:
             log = self._open_log(stack, request.log_path)
             while True:
-                number = len(attempts) + 1
+                number = len(call.attempts) + 1
                 try:
-                    attempt = self._attempt(request, tool_run_id, number, cwd, mode, sandboxed, state, log)
+                    attempt = self._attempt(request, call.tool_run_id, number, call.cwd, call.mode, call.sandboxed,
+                                            call.state, log)
                 except SandboxUnavailableError as exc:
-                    self._complete(request, tool_run_id, started, "failed", attempts, streams, source,
-                                   state, str(exc))
+                    self._complete(request, call.tool_run_id, call.started, "failed", call.attempts, call.streams,
+                                   call.source, call.state, str(exc))
                     raise
-                streams = attempt.outcome_streams
-                attempts.append(attempt.record)
-                message = attempt.limit_message or message
-                if attempt.running:
-                    status = "running"
-                    break
-                status = attempt.status
-                if status in ("succeeded", "cancelled", "timed_out"):
-                    break
+                call.streams = attempt.outcome_streams
+                call.attempts.append(attempt.record)
+                call.message = attempt.limit_message or call.message
+                call.status = "running" if attempt.running else attempt.status
+                if attempt.running or call.status in ("succeeded", "cancelled", "timed_out"):
+                    return
                 if attempt.denied:
-                    state = "denied"
-                    status = "denied"
-                    if self.policy not in ESCALATE_ON_DENIAL or self.cancel.cancelled:
-                        message = (f"the sandbox denied the command (approval_policy={self.policy} does not escalate; "
-                                   "with on-failure you are asked to rerun it outside the sandbox)")
-                        break
-                    # Leaving the sandbox is always its own question: an approval to run the command *in*
-                    # the sandbox never covers running it outside. Only an approval that was for running
-                    # outside (an `escalate` request, or a stored/session escalated key) covers the retry.
-                    if not (approved_before_run and assessment.escalated):
-                        reason = "the sandbox denied the command; run it again outside the sandbox?"
-                        esc_key = approval_key(argv, cwd, True)
-                        ok, esc_source, message = self._approve(tool_run_id, argv, cwd, esc_key,
-                                                                reason, "danger-full-access")
-                        if not ok:
-                            escalation_refused = True
-                            break
-                        source = esc_source
-                    self.bus.publish("tool:retry", {"toolRunId": tool_run_id, "attempt": number + 1, "delayMs": 0,
-                                                    "reason": "sandbox denied; retrying outside the sandbox",
-                                                    "sandboxState": "escalated"})
-                    sandboxed, state, message = False, "escalated", None
-                    continue
+                    if self._leave_sandbox(call, number):
+                        continue
+                    return
                 if attempt.exit_code in request.retry_on_exit_codes and number < max_attempts:
                     delay = backoff_ms * 2 ** (number - 1)
-                    self.bus.publish("tool:retry", {"toolRunId": tool_run_id, "attempt": number + 1,
+                    self.bus.publish("tool:retry", {"toolRunId": call.tool_run_id, "attempt": number + 1,
                                                     "delayMs": delay,
                                                     "reason": f"exit code {attempt.exit_code} is declared transient",
-                                                    "sandboxState": state})
+                                                    "sandboxState": call.state})
                     if self.cancel.wait(delay / 1000):
-                        status = "cancelled"
-                        break
+                        call.status = "cancelled"
+                        return
                     continue
-                break
-        result = self._complete(request, tool_run_id, started, status, attempts, streams, source, state, message,
-                                downgrade=downgrade)
-        result.escalation_refused = escalation_refused
-        return result
+                return
+
+    def _leave_sandbox(self, call: _ToolCall, number: int) -> bool:
+        """After a sandbox denial: True to rerun outside the sandbox, False to end as `denied`."""
+        from .approvals.keys import approval_key
+
+        call.state = call.status = "denied"
+        if self.policy not in ESCALATE_ON_DENIAL or self.cancel.cancelled:
+            call.message = (f"the sandbox denied the command (approval_policy={self.policy} does not escalate; "
+                            "with on-failure you are asked to rerun it outside the sandbox)")
+            return False
+        # Leaving the sandbox is always its own question: an approval to run the command *in* the sandbox
+        # never covers running it outside. Only an approval that was for running outside (an `escalate`
+        # request, or a stored/session escalated key) covers the retry.
+        if not (call.approved_before_run and call.assessment.escalated):
+            reason = "the sandbox denied the command; run it again outside the sandbox?"
+            esc_key = approval_key(call.argv, call.cwd, True)
+            ok, esc_source, call.message = self._approve(call.tool_run_id, call.argv, call.cwd, esc_key, reason,
+                                                         "danger-full-access")
+            if not ok:
+                call.escalation_refused = True
+                return False
+            call.source = esc_source
+        self.bus.publish("tool:retry", {"toolRunId": call.tool_run_id, "attempt": number + 1, "delayMs": 0,
+                                        "reason": "sandbox denied; retrying outside the sandbox",
+                                        "sandboxState": "escalated"})
+        call.sandboxed, call.state, call.message = False, "escalated", None
+        return True
 
     def _rule_downgrade(self, argv: list[str], cwd: Path, request: ToolRequest) -> str | None:
         """Why an `allow` rule may not take this command out of the sandbox (tools/allow.py), or None."""
@@ -581,4 +587,29 @@ class _StoreLog:
 
         with contextlib.suppress(OSError):
             self._handle.close()
+
+
+class _ToolCall:
+    """The state of one `invoke`, kept off the orchestrator so that calls never share it."""
+
+    def __init__(self, request: ToolRequest, tool_run_id: str, started: float, cwd: Path, argv: list[str],
+                 mode: str) -> None:
+        self.request = request
+        self.tool_run_id = tool_run_id
+        self.started = started
+        self.cwd = cwd
+        self.argv = argv
+        self.mode = mode
+        self.assessment = Assessment("run", "not-required", "", True, False)
+        self.key = ""
+        self.source = "not-required"
+        self.downgrade: str | None = None
+        self.approved_before_run = False
+        self.sandboxed = True
+        self.state: SandboxState = "sandboxed"
+        self.status = "failed"
+        self.message: str | None = None
+        self.escalation_refused = False
+        self.attempts: list[ToolAttempt] = []
+        self.streams: dict[str, HeadTailBuffer] = {}
 
