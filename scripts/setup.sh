@@ -31,6 +31,15 @@ else
   say "installing codex-orchestrator into .venv (pip)"
   .venv/bin/python -m pip install -q -e .
 fi
+if [ "$dev" = 1 ]; then
+  if command -v npm >/dev/null 2>&1; then
+    say "installing the test peers (the real codex CLI and the reference orchestrator) with npm"
+    (cd tests/peers && npm install --no-audit --no-fund --silent >/dev/null) \
+      || say "npm install of the test peers failed; tests that need them skip (and fail under CI=true)"
+  else
+    say "npm not found: tests that need the codex CLI or the reference skip (and fail under CI=true)"
+  fi
+fi
 # Byte-compile once so that every CLI start-up skips compiling (PYTHONDONTWRITEBYTECODE may be set).
 say "byte-compiling src/"
 .venv/bin/python -m compileall -q src >/dev/null
