@@ -53,6 +53,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     from importlib import import_module
     from typing import cast
 
+    # argparse asks gettext to translate every help string as it is added, and gettext imports
+    # `locale` (~1.5 ms) to look for catalogues that CPython does not ship for argparse.
+    argparse._ = lambda message: message  # type: ignore[attr-defined]
+    argparse.ngettext = lambda singular, plural, n: singular if n == 1 else plural  # type: ignore[attr-defined]
+
     class Parser(argparse.ArgumentParser):
         def _get_formatter(self) -> argparse.HelpFormatter:
             # argparse imports shutil (and its compression modules, ~3 ms) to learn the
