@@ -160,7 +160,7 @@ def _finish(run: Any, record_: Any, result: ToolResult, options: ExecOptions, ca
     detail = result.message
     code = exit_code_of(result, cancel.signum)
     if result.status == "cancelled":
-        detail = cancel_detail(cancel.signum)
+        detail = cancel_detail(cancel.signum, cancel.reason)
     elif result.status == "timed_out":
         detail = f"timed out after {options.timeout:g} s"
     if options.output_schema is not None and result.status == "succeeded":

@@ -134,7 +134,7 @@ class PipelineRunner:
             raise
         finally:
             if self.cancel.cancelled:
-                status, detail = "cancelled", cancel_detail(self.cancel.signum)
+                status, detail = "cancelled", cancel_detail(self.cancel.signum, self.cancel.reason)
             self._reused += orchestrator.approvals_reused
             self._prompted += orchestrator.approvals_prompted
             exit_code = self._exit_code(status)

@@ -295,7 +295,7 @@ class ToolOrchestrator:
             if not self.asker.available:
                 source, decision = "no-channel", "denied"
             else:
-                question = ApprovalQuestion(request_id, tool_run_id, command, str(cwd), reason, mode)
+                question = ApprovalQuestion(request_id, tool_run_id, command, str(cwd), reason, mode, tuple(argv))
                 decision = self.asker.ask(question, float(self.config.get("approval_timeout_seconds")), call.cancel,
                                           report=self.bus.publish_untyped)
                 source = {"timed_out": "timed-out", "channel-closed": "channel-closed"}.get(decision, "prompt")

@@ -12,12 +12,11 @@ A runtime keeps no per-call state: one orchestrator runs many calls at once (ser
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from .._record import field, record
+from .._record import record
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..exec.buffer import HeadTailBuffer
@@ -88,13 +87,11 @@ class PipesRuntime:
 class PtyRuntime:
     """A shell on a terminal: a one-off one, or a named session that outlives the call.
 
-    Sessions are shared by every call of the process (their shells, and which sandbox backend
-    each runs in); everything else about a call stays in the call.
+    Sessions are shared by every call of the process (each shell knows the sandbox backend it
+    runs in); everything else about a call stays in the call.
     """
 
     sessions: ExecSessionManager
-    _backends: dict[str, str] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self, attempt: Attempt) -> RuntimeOutcome:
         if attempt.session_id is None:
@@ -109,18 +106,11 @@ class PtyRuntime:
             if attempt.fresh_session:
                 self.sessions.close(session_id)
 
-            def factory() -> PtyShell:
-                shell, backend = self._new_shell(attempt, session_id)
-                with self._lock:
-                    self._backends[session_id] = backend
-                return shell
-
-            shell = self.sessions.open(session_id, factory)
+            shell = self.sessions.open(session_id, lambda: self._new_shell(attempt, session_id)[0])
             outcome = shell.run(attempt.display, on_chunk=attempt.on_chunk, log=attempt.log,
                                 timeout=attempt.timeout, limit=attempt.limit, cancel=attempt.cancel,
                                 yield_ms=attempt.yield_ms)
-            with self._lock:
-                backend = self._backends.get(session_id, "none")
+            backend = shell.sandbox_backend
         return RuntimeOutcome({"pty": outcome.buffer}, outcome.exit_code, outcome.signal, outcome.cancelled,
                               outcome.timed_out, backend, running=outcome.running)
 
@@ -131,4 +121,5 @@ class PtyRuntime:
         spawn = attempt.confine(list(SHELL_ARGV), True)
         shell = PtyShell(session_id, argv=spawn.argv if spawn else SHELL_ARGV, cwd=attempt.cwd, env=attempt.env,
                          preexec=spawn.preexec if spawn else None)
-        return shell, spawn.backend if spawn else "none"
+        shell.sandbox_backend = spawn.backend if spawn else "none"
+        return shell, shell.sandbox_backend
