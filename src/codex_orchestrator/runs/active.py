@@ -151,6 +151,8 @@ class ActiveRun:
             "manifest": str(self.paths.manifest), "artifactRoot": str(self.paths.run_dir),
             "parentRunId": m.parent_run_id, "approvalPolicy": m.approval_policy, "sandboxMode": m.sandbox_mode,
             "instructionsHash": m.instructions.hash if m.instructions else None,
+            **({"codexThreads": threads} if (threads := {c.id: c.codex_thread_id for c in m.commands
+                                                          if c.codex_thread_id}) else {}),
         })
         self.recorder.start_heartbeat()
 
@@ -172,7 +174,7 @@ class ActiveRun:
             "outputs": {"stdoutTail": "", "stderrTail": "", "truncated": False, "structured": None,
                         **(outputs or {})},  # type: ignore[typeddict-item]
             "metrics": {"latencyMs": latency, "approvalsReused": reused, "approvalsPrompted": prompted,
-                        "toolRuns": m.metrics.tool_runs},
+                        "toolRuns": m.metrics.tool_runs, **_tokens(m)},  # type: ignore[typeddict-item]
         }
 
     def record_error(self, exc: BaseException) -> tuple[str, int]:
@@ -208,3 +210,12 @@ class ActiveRun:
             with contextlib.suppress(StorageError):
                 self.bus.close()
             self.lock.release()
+
+
+def _tokens(m: Manifest) -> dict[str, Any]:
+    """`tokens` for run:summary.metrics when a codex stage reported usage (docs/codex.md)."""
+    u = m.metrics
+    if not (u.input_tokens or u.output_tokens or u.cached_input_tokens or u.reasoning_output_tokens):
+        return {}
+    return {"tokens": {"inputTokens": u.input_tokens, "cachedInputTokens": u.cached_input_tokens,
+                       "outputTokens": u.output_tokens, "reasoningOutputTokens": u.reasoning_output_tokens}}
