@@ -120,7 +120,9 @@ class CodexStageRun:
         return source, None if ok else (message or "not approved")
 
     def _spawn(self, argv: list[str], translator: CodexTranslator) -> Any:
-        from ..sandbox.lifetime import die_with_parent
+        import sys
+
+        from . import reaper
 
         def on_chunk(stream: str, chunk: Any) -> None:
             if stream == "stdout":
@@ -130,8 +132,10 @@ class CodexStageRun:
         make_dirs(self.log_path.parent, within=root)
         fd = open_file(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, within=root)
         with os.fdopen(fd, "ab") as log:
-            return run_pipes(argv, cwd=self.cwd, env=self.env, preexec=die_with_parent(), timeout=self.stage.timeout,
-                             on_chunk=on_chunk, log=log, cancel=self.cancel)
+            # Through the reaper, so that nothing Codex starts outlives us (codex/reaper.py).
+            wrapped = [sys.executable, "-I", "-S", reaper.__file__, str(os.getpid()), "--", *argv]
+            return run_pipes(wrapped, cwd=self.cwd, env=self.env, timeout=self.stage.timeout, on_chunk=on_chunk,
+                             log=log, cancel=self.cancel)
 
     def _finish(self, outcome: Any, translator: CodexTranslator, schema: dict[str, Any] | None,
                 source: str) -> tuple[StageEnd, int | None]:
