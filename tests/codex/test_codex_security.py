@@ -109,8 +109,8 @@ def test_a_profile_must_be_allowed_by_the_user(repo: Repo, model: FakeModel, cod
     assert model.requests == [] and not (repo.root / ".runs").exists()
     # Allowed by the user (trusted environment): Codex runs with it, still under our sandbox flags.
     model.script(Turn.message("with the profile"))
-    result = repo.run("start", "--format", "jsonl", env={**codex_env, "CODEX_ORCHESTRATOR_CODEX_ALLOWED_PROFILES": "wide"},
-                      timeout=120)
+    allowed = {**codex_env, "CODEX_ORCHESTRATOR_CODEX_ALLOWED_PROFILES": "wide"}
+    result = repo.run("start", "--format", "jsonl", env=allowed, timeout=120)
     assert result.returncode == 0, result.stderr
     argv = next(e["payload"]["command"] for e in events(result.stdout)
                 if e["type"] == "tool:start" and e["payload"]["tool"] == "codex")
@@ -149,8 +149,8 @@ def test_stage_fields_that_could_act_as_flags_or_paths_are_refused(repo: Repo, c
 
 def test_untrusted_policy_asks_before_codex_starts(repo: Repo, model: FakeModel, codex_env: dict[str, str]) -> None:
     repo.pipeline(codex_stage())
-    result = repo.run("start", "--format", "jsonl", env={**codex_env, "CODEX_ORCHESTRATOR_APPROVAL_POLICY": "untrusted"},
-                      timeout=120)
+    untrusted = {**codex_env, "CODEX_ORCHESTRATOR_APPROVAL_POLICY": "untrusted"}
+    result = repo.run("start", "--format", "jsonl", env=untrusted, timeout=120)
     assert result.returncode == 77
     stream = events(result.stdout)
     decision = next(e["payload"] for e in stream if e["type"] == "approval:decision")
