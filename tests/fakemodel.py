@@ -281,3 +281,32 @@ def codex_home_dir() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _demo(argv: list[str]) -> int:
+    """`python -m tests.fakemodel CODEX_HOME`: write a config.toml there that points Codex at this server, and
+    answer with a short demo script (a command, a file edit, a final message), repeated for every session."""
+    import signal
+    import sys
+
+    if len(argv) != 1:
+        print("usage: python -m tests.fakemodel CODEX_HOME  (a folder outside /tmp)", file=sys.stderr)
+        return 2
+    home = Path(argv[0]).resolve()
+    with FakeModel() as model:
+        model.codex_home(home)
+        demo = [Turn.exec_command("echo 'hello from the fake model' > greeting.txt"),
+                Turn.apply_patch("*** Begin Patch\n*** Add File: NOTES.md\n+# Notes\n+written by Codex\n"
+                                 "*** End Patch"),
+                Turn.message("Wrote greeting.txt and NOTES.md")]
+        model.script(*demo * 20)
+        print(f"fake model at {model.base_url}; CODEX_HOME={home} (Ctrl-C to stop)", flush=True)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(_demo(sys.argv[1:]))

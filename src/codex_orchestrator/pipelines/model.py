@@ -2,7 +2,8 @@
 
 `{pipelines: [{id, title, stages: [...]}], defaultPipeline}`, where a stage is
 `{kind: "command", id, title, command, cwd?, env?, allowFailure?, session?, timeout?}`
-or `{kind: "subpipeline", id, title, pipeline, optional?}`. An existing reference
+or `{kind: "subpipeline", id, title, pipeline, optional?}`, or our `{kind: "codex", id, title,
+prompt, ...}` (pipelines/codex_spec.py, docs/codex.md). An existing reference
 config works unchanged; `timeout`, `escalate`, `justification` and
 `retryOnExitCodes` are our additions. Errors name the file and the JSON path.
 """
