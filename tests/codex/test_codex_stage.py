@@ -204,3 +204,23 @@ def test_plan_shows_a_codex_stage(repo: Repo) -> None:
     result = repo.run("plan")
     assert result.returncode == 0
     assert "fix: codex: Make the greeting file" in result.stdout and "model=gpt-5-codex" in result.stdout
+
+
+def test_sigterm_cancels_the_stage_and_stops_codex(repo: Repo, model: FakeModel, codex_env: dict[str, str]) -> None:
+    marker = f"CO_CODEX_TERM_{os.getpid()}"
+    repo.pipeline(codex_stage(prompt=f"Think long ({marker})"))
+    model.script(Turn.held())
+    proc = subprocess.Popen([*CLI, "start", "--format", "jsonl"], cwd=repo.root, env={**os.environ, **codex_env},
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
+    try:
+        assert model.holding.wait(60)
+        proc.send_signal(signal.SIGTERM)
+        stdout, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143
+    end = next(e["payload"] for e in events(stdout) if e["type"] == "stage:end")
+    assert end["status"] == "cancelled" and end["threadId"]
+    assert live_pids(marker) == []
+    model.release()

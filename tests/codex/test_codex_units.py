@@ -63,3 +63,18 @@ def test_translator_split_lines_and_unfinished_items() -> None:
     assert types.count("codex:event") == 3 and translator.final_message == "hi" and translator.thread_id == "T"
     complete = next(e["payload"] for e in sink.events if e["type"] == "tool:complete")
     assert complete["status"] == "cancelled" and complete["threadId"] == "T" and complete["source"] == "codex"
+
+
+def test_an_mcp_tool_call_is_a_tool_run() -> None:
+    bus = EventBus()
+    sink = _Collect()
+    bus.subscribe(sink)
+    translator = CodexTranslator(bus, stage_id="s", index=1, cwd=Path("/repo"), sandbox_mode="workspace-write",
+                                 network_blocked=True, thread_id="T")
+    translator.handle({"type": "item.completed", "item": {
+        "id": "m1", "type": "mcp_tool_call", "server": "orchestrator", "tool": "exec_command",
+        "arguments": {"cmd": "ls"}, "result": {"content": [{"type": "text", "text": "a.txt"}],
+                                               "structured_content": None}, "error": None, "status": "completed"}})
+    complete = next(e["payload"] for e in sink.events if e["type"] == "tool:complete")
+    assert complete["tool"] == "mcp_tool_call" and complete["command"] == "orchestrator/exec_command"
+    assert complete["status"] == "succeeded" and complete["outputTail"] == "a.txt"
