@@ -158,11 +158,20 @@ def repo_config_schema() -> dict[str, Any]:
                        "description": {"type": "string"}, "pipeline": {"type": "string"},
                        "optional": {"type": "boolean"}},
     }
+    codex_stage = {  # pipelines/codex_spec.py
+        "type": "object", "required": ["kind", "id", "prompt"], "additionalProperties": False,
+        "properties": {"kind": {"const": "codex"}, "id": {"type": "string"}, "title": {"type": "string"},
+                       "description": {"type": "string"}, "prompt": {"type": "string", "minLength": 1},
+                       "model": {"type": "string"}, "profile": {"type": "string"},
+                       "outputSchema": {"type": "string"}, "cwd": {"type": "string"},
+                       "timeout": {"type": "number", "exclusiveMinimum": 0}, "allowFailure": {"type": "boolean"}},
+    }
     properties["pipelines"] = {"type": "array", "items": {
         "type": "object", "required": ["id", "stages"], "additionalProperties": False,
         "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
                        "guardrailsRequired": {"type": "boolean"},
-                       "stages": {"type": "array", "items": {"oneOf": [command_stage, subpipeline_stage]}}}}}
+                       "stages": {"type": "array", "items": {"oneOf": [command_stage, subpipeline_stage,
+                                                                               codex_stage]}}}}}
     properties["defaultPipeline"] = {"type": "string"}
     return {"$schema": DRAFT, "$id": BASE_ID + "repo-config.schema.json",
             "title": "codex.orchestrator.json", "type": "object", "properties": properties,

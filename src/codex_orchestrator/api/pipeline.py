@@ -114,7 +114,8 @@ def status_view(paths: RunPaths) -> dict[str, Any]:
         "started_at": manifest["started_at"], "updated_at": manifest["updated_at"],
         "completed_at": manifest.get("completed_at"), "heartbeat_at": manifest.get("heartbeat_at"),
         "manifest": str(paths.manifest),
-        "stages": [{"id": c["id"], "status": c["status"], "exit_code": c["exit_code"], "summary": c["summary"]}
+        "stages": [{"id": c["id"], "status": c["status"], "exit_code": c["exit_code"], "summary": c["summary"],
+                    **({"codex_thread_id": c["codex_thread_id"]} if c.get("codex_thread_id") else {})}
                    for c in manifest["commands"]],
         "child_runs": manifest.get("child_runs", []),
     }

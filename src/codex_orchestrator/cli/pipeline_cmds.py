@@ -161,7 +161,7 @@ def _stage_dict(stage: Any) -> dict[str, Any]:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from ..pipelines.model import SubpipelineStage
+    from ..pipelines.model import CodexStage, SubpipelineStage
     from ..pipelines.registry import Registry
     from .common import load_config
 
@@ -177,6 +177,14 @@ def run_plan(args: argparse.Namespace) -> int:
         if isinstance(stage, SubpipelineStage):
             optional = " (optional)" if stage.optional else ""
             print(f"  {index}. {stage.id}: subpipeline {stage.pipeline}{optional}")
+            continue
+        if isinstance(stage, CodexStage):
+            options = [f"{name}={value}" for name, value in (("model", stage.model), ("profile", stage.profile),
+                       ("outputSchema", stage.output_schema), ("cwd", stage.cwd)) if value]
+            options += [f"timeout={stage.timeout:g}s"] if stage.timeout else []
+            options += ["allowFailure"] if stage.allow_failure else []
+            prompt = " ".join(stage.prompt.split())
+            print(f"  {index}. {stage.id}: codex: {prompt[:100]}" + (f"  [{', '.join(options)}]" if options else ""))
             continue
         extras = []
         if stage.cwd:
@@ -225,6 +233,8 @@ def _print_status(view: dict[str, Any]) -> None:
         print(f"  {view['status_detail']}")
     for stage in view["stages"]:
         print(f"  - {stage['id']}: {stage['summary'] or stage['status']}")
+        if stage.get("codex_thread_id"):
+            print(f"    codex thread {stage['codex_thread_id']}")
 
 
 def run_status(args: argparse.Namespace) -> int:

@@ -2,7 +2,8 @@
 
 `{pipelines: [{id, title, stages: [...]}], defaultPipeline}`, where a stage is
 `{kind: "command", id, title, command, cwd?, env?, allowFailure?, session?, timeout?}`
-or `{kind: "subpipeline", id, title, pipeline, optional?}`. An existing reference
+or `{kind: "subpipeline", id, title, pipeline, optional?}`, or our `{kind: "codex", id, title,
+prompt, ...}` (pipelines/codex_spec.py, docs/codex.md). An existing reference
 config works unchanged; `timeout`, `escalate`, `justification` and
 `retryOnExitCodes` are our additions. Errors name the file and the JSON path.
 """
@@ -47,7 +48,23 @@ class SubpipelineStage:
     kind: str = "subpipeline"
 
 
-Stage = CommandStage | SubpipelineStage
+@record(frozen=True)
+class CodexStage:
+    """Runs the Codex agent (`codex exec --json`) on `prompt` under our policy (docs/codex.md)."""
+
+    id: str
+    title: str
+    prompt: str
+    model: str | None = None
+    profile: str | None = None
+    output_schema: str | None = None  # repo-relative path of a JSON Schema for the final message
+    timeout: float | None = None
+    cwd: str | None = None
+    allow_failure: bool = False
+    kind: str = "codex"
+
+
+Stage = CommandStage | SubpipelineStage | CodexStage
 
 
 @record(frozen=True)
@@ -103,8 +120,12 @@ def _parse_stage(source: str, path: str, raw: Any) -> Stage:
         reader.check_keys(_SUBPIPELINE_KEYS)
         return SubpipelineStage(stage_id, title, reader.get("pipeline", str, required=True),
                                 bool(reader.get("optional", bool, default=False)))
+    if kind == "codex":
+        from .codex_spec import parse_codex_stage
+
+        return parse_codex_stage(reader, stage_id, title)
     if kind != "command":
-        raise reader.fail("kind", f"must be 'command' or 'subpipeline', got {kind!r}")
+        raise reader.fail("kind", f"must be 'command', 'subpipeline' or 'codex', got {kind!r}")
     reader.check_keys(_COMMAND_KEYS)
     env = reader.get("env", dict, default={})
     for name, value in env.items():

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..events.bus import EventBus, Subscriber, utc_timestamp
-from ..events.protocol import SCHEMA_VERSION, RunError, RunStatus, RunSummary
+from ..events.protocol import SCHEMA_VERSION, RunError, RunStart, RunStatus, RunSummary
 from ..events.sinks import JsonlFileSink
 from .ids import new_run_id
 from .lock import RunLock
@@ -146,12 +146,16 @@ class ActiveRun:
 
     def start(self) -> None:
         m = self.manifest
-        self.bus.publish("run:start", {
+        start: RunStart = {
             "schemaVersion": SCHEMA_VERSION, "runId": m.run_id, "taskId": m.task_id, "pipelineId": m.pipeline.id,
             "manifest": str(self.paths.manifest), "artifactRoot": str(self.paths.run_dir),
             "parentRunId": m.parent_run_id, "approvalPolicy": m.approval_policy, "sandboxMode": m.sandbox_mode,
             "instructionsHash": m.instructions.hash if m.instructions else None,
-        })
+        }
+        threads = {c.id: c.codex_thread_id for c in m.commands if c.codex_thread_id}
+        if threads:
+            start["codexThreads"] = threads  # a resumed run's codex stages continue these
+        self.bus.publish("run:start", start)
         self.recorder.start_heartbeat()
 
     def summary(
@@ -172,7 +176,7 @@ class ActiveRun:
             "outputs": {"stdoutTail": "", "stderrTail": "", "truncated": False, "structured": None,
                         **(outputs or {})},  # type: ignore[typeddict-item]
             "metrics": {"latencyMs": latency, "approvalsReused": reused, "approvalsPrompted": prompted,
-                        "toolRuns": m.metrics.tool_runs},
+                        "toolRuns": m.metrics.tool_runs, **_tokens(m)},  # type: ignore[typeddict-item]
         }
 
     def record_error(self, exc: BaseException) -> tuple[str, int]:
@@ -208,3 +212,12 @@ class ActiveRun:
             with contextlib.suppress(StorageError):
                 self.bus.close()
             self.lock.release()
+
+
+def _tokens(m: Manifest) -> dict[str, Any]:
+    """`tokens` for run:summary.metrics when a codex stage reported usage (docs/codex.md)."""
+    u = m.metrics
+    if not (u.input_tokens or u.output_tokens or u.cached_input_tokens or u.reasoning_output_tokens):
+        return {}
+    return {"tokens": {"inputTokens": u.input_tokens, "cachedInputTokens": u.cached_input_tokens,
+                       "outputTokens": u.output_tokens, "reasoningOutputTokens": u.reasoning_output_tokens}}

@@ -169,6 +169,7 @@ class RunStore:
 
 
 STATUSES = ("succeeded", "failed", "cancelled", "interrupted")
+TOKEN_KEYS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")  # codex stages
 
 
 def state_entry(manifest: dict[str, Any], manifest_path: Path) -> dict[str, Any]:
@@ -193,6 +194,7 @@ def metrics_record(manifest: dict[str, Any], latency_ms: float | None) -> dict[s
         "approvals_prompted": metrics.get("approvals_prompted", 0), "retries": metrics.get("retries", 0),
         "sandbox_denials": metrics.get("sandbox_denials", 0), "parent_run_id": manifest.get("parent_run_id"),
         "resumed": len(manifest.get("resume_events") or []),
+        **{name: metrics.get(name, 0) for name in TOKEN_KEYS},
     }
 
 
@@ -209,7 +211,7 @@ def _add_metrics(metrics: dict[str, Any], record: dict[str, Any]) -> None:
     totals["runs"] += 1
     status_key = str(record.get("status"))
     totals[status_key] = totals.get(status_key, 0) + 1
-    for key in ("approvals_reused", "approvals_prompted", "tool_runs", "retries", "sandbox_denials"):
+    for key in ("approvals_reused", "approvals_prompted", "tool_runs", "retries", "sandbox_denials", *TOKEN_KEYS):
         totals[key] = totals.get(key, 0) + int(record.get(key) or 0)
     runs: list[Any] = metrics["runs"]
     runs.append(record)

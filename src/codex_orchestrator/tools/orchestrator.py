@@ -274,6 +274,17 @@ class ToolOrchestrator:
 
     # ------------------------------------------------------------------ approvals
 
+    def approve(self, *, tool_run_id: str, argv: list[str], cwd: Path, reason: str, mode: str,
+                cancel: CancelToken | None = None) -> tuple[bool, str, str | None]:
+        """Ask for an approval outside `invoke` (a runtime that runs a whole agent, e.g. a codex stage,
+        asks once for all of it): the same session cache, store, policy and events. Returns
+        (approved, approval source, why not)."""
+        from .approvals.keys import approval_key
+
+        call = _ToolCall(ToolRequest(tool="approval", command=argv, cwd=cwd), tool_run_id, time.monotonic(), cwd,
+                         argv, mode, cancel or self.cancel)
+        return self._approve(call, approval_key(argv, cwd, False), reason, mode)
+
     def _approve(self, call: _ToolCall, key: str, reason: str, mode: str) -> tuple[bool, str, str | None]:
         """Find an approval for `key`: session cache, then the store, then ask. Returns (ok, source, message)."""
         tool_run_id, argv, cwd = call.tool_run_id, call.argv, call.cwd
