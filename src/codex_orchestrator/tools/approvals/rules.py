@@ -155,7 +155,10 @@ class RuleSet:
             return None
         per_command = []
         for words in commands:
-            allows = [rule for rule in self.check(words, resolve_host_executables=True)
+            # An absolute path stands for a basename rule only where a host_executable lists it: Codex
+            # also resolves undeclared paths (`/tmp/x/git`); we do not (stricter on purpose).
+            declared = os.path.isabs(words[0]) and os.path.basename(words[0]) in self.host_executables
+            allows = [rule for rule in self.check(words, resolve_host_executables=declared)
                       if rule.decision == Decision.ALLOW]
             if not allows:
                 return None
@@ -233,15 +236,31 @@ def rules_files(rules_dir: Path) -> list[Path]:
 
 
 def load_rule_dirs(rules_dirs: Sequence[Path]) -> RuleSet:
-    """The rules of several layers, lowest precedence first (Codex: user, then project)."""
+    """The rules of several folders, lowest precedence first, every decision counting."""
+    return load_rule_layers([(rules_dir, True) for rules_dir in rules_dirs])
+
+
+def load_rule_layers(layers: Sequence[tuple[Path, bool]]) -> RuleSet:
+    """The rules of several layers (Codex: user, then project), lowest precedence first.
+
+    A layer whose flag is False (an untrusted project's `.codex/rules`) only tightens: its `allow`
+    rules and `host_executable` entries are dropped, its `prompt`/`forbidden` rules kept. Its files
+    are still read, and a broken one still stops the run: refusing to run is tightening too.
+    """
     ruleset = RuleSet()
-    for rules_dir in rules_dirs:
+    for rules_dir, allow in layers:
         for path in rules_files(rules_dir):
+            if path.is_symlink() and not allow:
+                continue  # a repository's link could point at any file of the machine
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise RulesError(f"{path}: cannot read the rules file: {exc}") from None
-            ruleset.extend(parse_policy(text, str(path), ruleset.host_executables))
+            layer = parse_policy(text, str(path), ruleset.host_executables)
+            if not allow:
+                layer = RuleSet([rule for rule in layer.rules if rule.decision != Decision.ALLOW],
+                                network_rules=[rule for rule in layer.network_rules if rule.decision != Decision.ALLOW])
+            ruleset.extend(layer)
     return ruleset
 
 

@@ -23,6 +23,7 @@ from ...errors import RulesError
 from .rules import Decision, NetworkRule, PrefixRule, RuleSet, deadline_check, describe
 
 _LOCATION = re.compile(r"^\s*--> (.+):(\d+):(\d+)\s*$", re.MULTILINE)
+_FRAME = re.compile(r"^\s*\* (.+):(\d+), in ", re.MULTILINE)
 _ERROR_LINE = re.compile(r"^\s*error: (.*)$", re.MULTILINE)
 _DECISIONS = {d.value: d for d in Decision}
 _PROTOCOLS = {"http": "http", "https": "https", "https_connect": "https", "http-connect": "https",
@@ -256,9 +257,9 @@ def _locate(text: str, source: str, index: int) -> int:
     try:
         _run(text, source, _Collector(stop_at=index))
     except starlark.StarlarkError as exc:
-        found = _LOCATION.findall(str(exc))
+        found = _FRAME.findall(str(exc)) or _LOCATION.findall(str(exc))
         if found:
-            return int(found[-1][1])
+            return int(found[-1][1])  # the innermost frame: the line that calls the builtin
     return 0
 
 
@@ -296,14 +297,17 @@ def evaluate_file(text: str, source: str, host_executables: dict[str, tuple[str,
     hosts = {**host_executables, **collector.hosts}
     ruleset = RuleSet(host_executables=dict(collector.hosts), network_rules=list(collector.network))
     for number, (index, pattern, decision, justification, matches, not_matches) in enumerate(collector.prefix):
-        if lines is not None:
-            line = lines[index]
-        else:
-            line = _locate(text, source, index) if number < MAX_LOCATED_CALLS else 0
+        line = _line(lines, text, source, index, number)
         rule = PrefixRule(pattern, decision, justification, source, line)
         _check_examples(rule, matches, not_matches, hosts)
         ruleset.rules.append(rule)
     return ruleset
+
+
+def _line(lines: list[int] | None, text: str, source: str, index: int, number: int) -> int:
+    if lines is not None:
+        return lines[index]
+    return _locate(text, source, index) if number < MAX_LOCATED_CALLS else 0
 
 
 def _check_examples(rule: PrefixRule, matches: list[list[str]], not_matches: list[list[str]],
