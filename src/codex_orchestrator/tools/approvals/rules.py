@@ -215,7 +215,14 @@ def loose_segments(script: str) -> list[list[str]]:
             continue  # `FOO=1 rm -rf x` runs `rm`
         else:
             segments[-1].append(token.lstrip("({`$"))
-    return [s for s in segments if s]
+    reserved = frozenset({"do", "then", "else", "elif", "if", "while", "until", "!", "{", "time", "exec", "command"})
+    out = []
+    for segment in segments:
+        while segment and segment[0] in reserved:  # `do rm -rf x`, `then rm -f y`: the command follows
+            segment = segment[1:]
+        if segment:
+            out.append(segment)
+    return out
 
 
 # ---------------------------------------------------------------------------- loading
