@@ -28,7 +28,8 @@ def summary(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 
 def test_codex_starlark_rules_no_longer_stop_every_command(isolated_home: Path, repo: Repo) -> None:
     """Item 1: variables, `+`, positional arguments, triple quotes, host_executable: Codex accepts them."""
-    rules(isolated_home, 'ECHO = "echo"\nprefix_rule([ECHO] + ["hi"], "forbidden", justification = """no\ngreeting""")\n'
+    rules(isolated_home, 'ECHO = "echo"\n'
+                         'prefix_rule([ECHO] + ["hi"], "forbidden", justification = """no\ngreeting""")\n'
                          'host_executable(name = "echo", paths = ["/bin/echo"])\n')
     ok = repo.run("exec", "--format", "summary", "-a", "never", "--", "true")
     assert ok.returncode == 0, ok.stderr
@@ -82,16 +83,17 @@ def test_allow_reaches_one_shell_level_only(isolated_home: Path, tmp_path: Path)
     target = isolated_home / "made-by-touch"
     tmp_path = tmp_path / "work"  # the workspace: the target is outside it
     tmp_path.mkdir()
-    nested = run_cli("exec", "--format", "summary", "-a", "never", "-c", "sandbox_workspace_write.exclude_slash_tmp=true",
-                     "--", f"bash -c 'touch {target}'", cwd=tmp_path)
+    nested = run_cli("exec", "--format", "summary", "-a", "never", "-c",
+                     "sandbox_workspace_write.exclude_slash_tmp=true", "--", f"bash -c 'touch {target}'", cwd=tmp_path)
     assert nested.returncode != 0 and not target.exists()
     assert summary(nested)["toolRun"]["sandboxState"] != "unsandboxed"
     one_level = run_cli("exec", "--format", "summary", "-a", "never", "--", f"touch {target}", cwd=tmp_path)
     assert one_level.returncode == 0 and target.exists()  # the line itself is `touch`: allowed, as in Codex
 
 
-@pytest.mark.parametrize("command", [["rm", "-f", "x"], ["rm", "-rf", "x"], ["sudo", "rm", "--force", "x"],
-                                     ["bash", "-lc", "ls && rm -r -f x"], ["sh", "-c", "for a in b; do rm -fr x; done"]])
+@pytest.mark.parametrize("command", [
+    ["rm", "-f", "x"], ["rm", "-rf", "x"], ["sudo", "rm", "--force", "x"], ["bash", "-lc", "ls && rm -r -f x"],
+    ["sh", "-c", "for a in b; do rm -fr x; done"]])
 def test_codex_dangerous_command_check(tmp_path: Path, command: list[str]) -> None:
     """Item 3: with no rules, a forced `rm` is not run without asking (refused under never, as in Codex)."""
     (tmp_path / "x").write_text("keep me")
