@@ -92,14 +92,17 @@ def test_large_output_keeps_summaries_bounded(tmp_path: Path) -> None:
 def test_output_schema_valid_and_invalid(tmp_path: Path) -> None:
     schema = tmp_path / "schema.json"
     schema.write_text(json.dumps({"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}}))
-    good = run_cli("exec", "--format", "summary", "--output-schema", str(schema), "--", "echo", '{"ok": true}', cwd=tmp_path)
+    good = run_cli("exec", "--format", "summary", "--output-schema", str(schema),
+                   "--", "echo", '{"ok": true}', cwd=tmp_path)
     assert good.returncode == 0, good.stderr
     assert json.loads(good.stdout)["outputs"]["structured"] == {"ok": True}
-    bad = run_cli("exec", "--format", "summary", "--output-schema", str(schema), "--", "echo", '{"ok": "yes"}', cwd=tmp_path)
+    bad = run_cli("exec", "--format", "summary", "--output-schema", str(schema),
+                   "--", "echo", '{"ok": "yes"}', cwd=tmp_path)
     assert bad.returncode == 65
     summary = json.loads(bad.stdout)
     assert summary["status"] == "failed" and "ok" in summary["outputs"]["validationErrors"][0]
-    not_json = run_cli("exec", "--format", "summary", "--output-schema", str(schema), "--", "echo", "hello", cwd=tmp_path)
+    not_json = run_cli("exec", "--format", "summary", "--output-schema", str(schema),
+                   "--", "echo", "hello", cwd=tmp_path)
     assert not_json.returncode == 65 and "not JSON" in json.loads(not_json.stdout)["statusDetail"]
 
 

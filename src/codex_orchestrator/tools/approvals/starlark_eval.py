@@ -28,7 +28,9 @@ _ERROR_LINE = re.compile(r"^\s*error: (.*)$", re.MULTILINE)
 _DECISIONS = {d.value: d for d in Decision}
 _PROTOCOLS = {"http": "http", "https": "https", "https_connect": "https", "http-connect": "https",
               "socks5_tcp": "socks5_tcp", "socks5_udp": "socks5_udp"}
-MAX_LOCATED_CALLS = 300  # beyond this, rules from loops/functions keep the line of their textual call
+# Rules made in loops or functions are located by evaluating the file again up to that call; past
+# this many such rules a rule keeps the line of the file's only textual call, else line 0 (unknown).
+MAX_LOCATED_CALLS = 16
 
 
 class RuleProblem(ValueError):
@@ -263,25 +265,21 @@ def _locate(text: str, source: str, index: int) -> int:
     return 0
 
 
-def _call_lines(text: str, calls: int) -> list[int] | None:
-    """Lines of the builtin calls when the file is straight-line code (no def/for/if/lambda/comprehension)
-    and its textual calls are exactly the calls made; None otherwise."""
+def _sites(text: str) -> tuple[list[int], bool]:
+    """The lines where a builtin is called in the text, and whether the file is straight-line code (no
+    def/for/if/lambda/while, so each textual call runs once, in order). ([], False) if it does not tokenize."""
     import io
     import tokenize
 
-    lines: list[int] = []
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (tokenize.TokenError, SyntaxError, IndentationError):
-        return None
-    builtins = ("prefix_rule", "network_rule", "host_executable")
-    for i, token in enumerate(tokens):
-        if token.type == tokenize.NAME and token.string in ("def", "for", "if", "lambda", "while"):
-            return None
-        if (token.type == tokenize.NAME and token.string in builtins and i + 1 < len(tokens)
-                and tokens[i + 1].string == "("):
-            lines.append(token.start[0])
-    return lines if len(lines) == calls else None
+        return [], False
+    names = ("prefix_rule", "network_rule", "host_executable")
+    straight = not any(t.type == tokenize.NAME and t.string in ("def", "for", "if", "lambda", "while")
+                       for t in tokens)
+    return [t.start[0] for i, t in enumerate(tokens[:-1])
+            if t.type == tokenize.NAME and t.string in names and tokens[i + 1].string == "("], straight
 
 
 def evaluate_file(text: str, source: str, host_executables: dict[str, tuple[str, ...]]) -> RuleSet:
@@ -293,21 +291,20 @@ def evaluate_file(text: str, source: str, host_executables: dict[str, tuple[str,
         _run(text, source, collector)
     except starlark.StarlarkError as exc:
         raise _problem(exc, source) from None
-    lines = _call_lines(text, collector.calls)
+    sites, straight = _sites(text)
+    lines = sites if straight and len(sites) == collector.calls else None
+    only_site = sites[0] if len(set(sites)) == 1 else 0
     hosts = {**host_executables, **collector.hosts}
     ruleset = RuleSet(host_executables=dict(collector.hosts), network_rules=list(collector.network))
     for number, (index, pattern, decision, justification, matches, not_matches) in enumerate(collector.prefix):
-        line = _line(lines, text, source, index, number)
+        if lines is not None:
+            line = lines[index]
+        else:
+            line = _locate(text, source, index) if number < MAX_LOCATED_CALLS else only_site
         rule = PrefixRule(pattern, decision, justification, source, line)
         _check_examples(rule, matches, not_matches, hosts)
         ruleset.rules.append(rule)
     return ruleset
-
-
-def _line(lines: list[int] | None, text: str, source: str, index: int, number: int) -> int:
-    if lines is not None:
-        return lines[index]
-    return _locate(text, source, index) if number < MAX_LOCATED_CALLS else 0
 
 
 def _check_examples(rule: PrefixRule, matches: list[list[str]], not_matches: list[list[str]],
