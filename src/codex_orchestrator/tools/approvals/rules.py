@@ -215,13 +215,13 @@ def loose_segments(script: str) -> list[list[str]]:
             continue  # `FOO=1 rm -rf x` runs `rm`
         else:
             segments[-1].append(token.lstrip("({`$"))
-    reserved = frozenset({"do", "then", "else", "elif", "if", "while", "until", "!", "{", "time", "exec", "command"})
+    reserved = frozenset({"do", "then", "else", "elif", "if", "while", "until", "!", "{"})
     out = []
     for segment in segments:
         while segment and segment[0] in reserved:  # `do rm -rf x`, `then rm -f y`: the command follows
             segment = segment[1:]
         if segment:
-            out.append(segment)
+            out.append(segment)  # wrappers such as `time -p` are peeled later (wrappers.py)
     return out
 
 
