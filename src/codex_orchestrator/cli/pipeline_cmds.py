@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from .common import add_policy_options, add_task_option, seconds
+from .common import add_codex_options, add_policy_options, add_task_option, seconds
 
 RAW = argparse.RawDescriptionHelpFormatter
 
@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="text: live view (default on a terminal); jsonl: every event as it happens "
                         "(default when stdout is not a terminal); json: one final summary")
     add_policy_options(p)
+    add_codex_options(p)
     p.set_defaults(handler=run_start)
 
     p = sub.add_parser("plan", help="show a pipeline's stages without running anything", formatter_class=RAW,
@@ -64,6 +65,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_task_option(p)
     p.add_argument("--format", choices=("text", "json", "jsonl"), default=None)
     add_policy_options(p)
+    add_codex_options(p)
     p.set_defaults(handler=run_resume)
 
     p = sub.add_parser("pipelines", help="list the pipelines and where they come from", formatter_class=RAW,

@@ -117,12 +117,12 @@ class ToolOrchestrator:
     def rules(self) -> RuleSet | None:
         """The user's Codex rules; None when there are none (the parser is then never imported)."""
         if self._rules is None:
-            rules_dir = self.config.codex_home / "rules"
-            if not rules_dir.is_dir():
+            layers = self.config.rules_layers()  # $CODEX_HOME/rules, then the project's .codex/rules
+            if not layers:
                 return None
-            from .approvals.rules import load_rules
+            from .approvals.rules import load_rule_layers
 
-            self._rules = load_rules(rules_dir)
+            self._rules = load_rule_layers(layers)
         return self._rules
 
     # ------------------------------------------------------------------ the state machine
@@ -166,14 +166,20 @@ class ToolOrchestrator:
         from .approvals.safe_commands import is_known_safe
 
         rules = self.rules
-        match = rules.evaluate(call.argv) if rules is not None else None
+        match = rules.evaluate(call.request.command) if rules is not None else None
         rule_reason = None
         if match is not None:
             rule_reason = next((r.justification for r in match.rules if r.justification), None) or (
                 f"{match.decision} by {match.rules[0].source}:{match.rules[0].line}"
             )
+        rule_decision = str(match.decision) if match is not None else None
+        if rule_decision is None:  # Codex's built-in dangerous-command check applies where no rule speaks
+            from .approvals.dangerous import REASON, is_dangerous
+
+            if is_dangerous(call.request.command):
+                rule_decision, rule_reason = "prompt", REASON
         assessment = assess(
-            self.policy, rule_decision=str(match.decision) if match is not None else None, rule_reason=rule_reason,
+            self.policy, rule_decision=rule_decision, rule_reason=rule_reason,
             escalate=call.request.escalate, known_safe=is_known_safe(call.argv),
             justification=call.request.justification,
         )
@@ -387,7 +393,9 @@ class ToolOrchestrator:
 
         return Attempt(
             argv=request.argv, display=request.display, cwd=call.cwd,
-            env=child_env(self.command_env, request.env, pty=request.pty), confine=confine, on_chunk=on_chunk,
+            env=child_env(self.command_env, request.env, pty=request.pty,  # Codex's CODEX_SANDBOX_NETWORK_DISABLED=1
+                          network_disabled=sandboxed and self.config.sandbox_policy(mode=mode).network_blocked),
+            confine=confine, on_chunk=on_chunk,
             log=log, limit=limit, cancel=call.cancel, timeout=request.timeout,
             session_id=request.session_id if in_session else None,
             fresh_session=in_session and not request.session_reuse, yield_ms=request.metadata.get("yield_ms"),
