@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -114,3 +115,11 @@ def test_async_exec_and_cancel(repo: Repo) -> None:
     manifests = sorted((repo.root / ".runs" / "default" / "cli").glob("*/manifest.json"))
     statuses = [json.loads(m.read_text())["status"] for m in manifests]
     assert statuses.count("cancelled") == 1  # the cancelled task's run is recorded as cancelled
+
+
+def test_the_example_in_docs_runs(repo: Repo) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "python-api.md").read_text()
+    code = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo.root, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "run:summary" in done.stdout and (repo.root / "made.txt").exists()
