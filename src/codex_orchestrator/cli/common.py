@@ -29,6 +29,21 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
                             "tty (a prompt; the default on a terminal) or none (fail closed)")
 
 
+def add_telemetry_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("telemetry")
+    group.add_argument("--otel-endpoint", metavar="URL",
+                       help="export traces and metrics as OTLP/HTTP protobuf to this collector (e.g. "
+                            "http://localhost:4318); default: OTEL_EXPORTER_OTLP_ENDPOINT or [otel] in your "
+                            "config.toml; never from the repo (docs/telemetry.md)")
+
+
+def observers(args: argparse.Namespace, config: Config) -> Any:
+    """Telemetry and notifications for this command (None when neither is configured)."""
+    from ..observe import build
+
+    return build(config, otel_endpoint=getattr(args, "otel_endpoint", None))
+
+
 def seconds(text: str) -> float:
     """argparse `type=` for a duration: a finite number > 0 (`inf`, `nan`, `0` and negatives are refused)."""
     import math

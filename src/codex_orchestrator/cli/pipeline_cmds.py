@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from .common import add_policy_options, add_task_option, seconds
+from .common import add_policy_options, add_task_option, add_telemetry_options, seconds
 
 RAW = argparse.RawDescriptionHelpFormatter
 
@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Run a pipeline's stages in order, each through the ToolOrchestrator (approvals, sandbox, "
                     "events). Without a name, runs the repo's defaultPipeline, else the built-in diagnostics.",
         epilog="examples:\n  codex-orchestrator start\n  codex-orchestrator start ci --task pr-123 --format jsonl\n"
+               "  codex-orchestrator start ci --otel-endpoint http://localhost:4318\n"
                "\nexit codes: 0 succeeded; the failing stage's own code (124 timed out, 77 not approved); "
                "130/143 stopped by SIGINT/SIGTERM (docs/cli.md).",
     )
@@ -28,6 +29,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="text: live view (default on a terminal); jsonl: every event as it happens "
                         "(default when stdout is not a terminal); json: one final summary")
     add_policy_options(p)
+    add_telemetry_options(p)
     p.set_defaults(handler=run_start)
 
     p = sub.add_parser("plan", help="show a pipeline's stages without running anything", formatter_class=RAW,
@@ -64,6 +66,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_task_option(p)
     p.add_argument("--format", choices=("text", "json", "jsonl"), default=None)
     add_policy_options(p)
+    add_telemetry_options(p)
     p.set_defaults(handler=run_resume)
 
     p = sub.add_parser("pipelines", help="list the pipelines and where they come from", formatter_class=RAW,
@@ -89,7 +92,7 @@ def _make_runner(args: argparse.Namespace, fmt: str) -> Any:
     from ..pipelines.registry import Registry
     from ..pipelines.runner import PipelineRunner
     from ..tools.asker import choose_asker
-    from .common import load_config, task_id
+    from .common import load_config, observers, task_id
 
     config = load_config(args)
     registry = Registry.load(config)
@@ -106,7 +109,8 @@ def _make_runner(args: argparse.Namespace, fmt: str) -> Any:
     runner = PipelineRunner(
         config=config, registry=registry, cancel=cancel, asker=choose_asker(args.approvals),
         task_id=task_id(args, config), approval_policy=config.get("approval_policy"),
-        sandbox_mode=config.get("sandbox_mode"), stream=stream,
+        sandbox_mode=config.get("sandbox_mode"), stream=stream, output_format=fmt,
+        observers=observers(args, config),
     )
     if registry.uses_sessions():
         from ..exec.sessions import ExecSessionManager

@@ -2,14 +2,16 @@
 
 Precedence, highest first: CLI flags > environment (CODEX_ORCHESTRATOR_*) >
 repo config (`codex.orchestrator.json`, else `config/orchestrator.json`) >
-the Codex CLI's `$CODEX_HOME/config.toml` > built-in defaults.
+the orchestrator's own `$CODEX_ORCHESTRATOR_HOME/config.toml` > the Codex CLI's
+`$CODEX_HOME/config.toml` > built-in defaults.
 
 One guard on top of precedence: a repo config is written by whoever wrote the
 repository, so it may only tighten. Each key says how a repo may touch it
 (`Key.repo`): guarded keys are compared against the value of the *trusted*
 layers (flags, environment, config.toml, else the built-in default) and a looser
 repo value is refused with a note; keys that could run code or send data out
-(notify, otel, environment `set`) come only from trusted layers; exclude lists
+(notify, otel, webhooks, environment `set`) come only from trusted layers, and a
+repo config that names a program to run or an address to send data to is an error; exclude lists
 may only grow. Loosening needs the user's own word: a flag, an environment
 variable, or Codex's `[projects."<root>"] trust_level = "trusted"`.
 """
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from .._record import field, record
 from ..errors import ConfigError
 from .keys import KEYS, Key
-from .layers import check_value, read_codex_config, read_env, read_repo_config
+from .layers import check_value, read_codex_config, read_env, read_home_config, read_repo_config
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..exec.env import EnvPolicy
@@ -39,7 +41,7 @@ REPO_PROTECTED_NAMES = (".git", ".codex", ".agents", ".runs")
 class Setting:
     key: str
     value: Any
-    source: str  # "flag" | "env:NAME" | "repo:PATH" | "codex:PATH" | "default"
+    source: str  # "flag" | "env:NAME" | "repo:PATH" | "home:PATH" | "codex:PATH" | "default"
     note: str | None = None
 
 
@@ -51,6 +53,7 @@ class Config:
     repo_document: dict[str, Any] = field(default_factory=dict)
     codex_home: Path = Path()
     codex_config_path: Path = Path()
+    home_config_path: Path = Path()  # $CODEX_ORCHESTRATOR_HOME/config.toml
     project_trusted: bool = False  # `[projects."<root>"] trust_level = "trusted"` in config.toml
 
     def get(self, key: str) -> Any:
@@ -107,8 +110,18 @@ def find_repo_root(cwd: Path) -> tuple[Path, Path | None]:
     return (git_root or cwd), None
 
 
+def orchestrator_home(env: Mapping[str, str]) -> Path:
+    """`$CODEX_ORCHESTRATOR_HOME`, else `~/.codex-orchestrator`: the approval store and our own config.toml."""
+    value = env.get("CODEX_ORCHESTRATOR_HOME")
+    if value:
+        return Path(value).expanduser()
+    base = env.get("HOME")
+    return (Path(base) if base else Path.home()) / ".codex-orchestrator"
+
+
 def _trusted(key: Key, flags: Mapping[str, Any] | None, env_values: dict[str, tuple[Any, str]],
-             codex_values: dict[str, Any], codex_path: Path) -> tuple[Setting, bool]:
+             codex_values: dict[str, Any], codex_path: Path,
+             home: tuple[dict[str, Any], Path] = ({}, Path())) -> tuple[Setting, bool]:
     """The value from the trusted layers only, and whether the user set it explicitly (flag or env)."""
     name = key.name
     if flags and flags.get(name) is not None:
@@ -116,6 +129,8 @@ def _trusted(key: Key, flags: Mapping[str, Any] | None, env_values: dict[str, tu
     if name in env_values:
         value, variable = env_values[name]
         return Setting(name, value, f"env:{variable}"), True
+    if name in home[0]:
+        return Setting(name, home[0][name], f"home:{home[1]}"), False
     if name in codex_values:
         return Setting(name, codex_values[name], f"codex:{codex_path}"), False
     default = list(key.default) if isinstance(key.default, list) else dict(key.default) \
@@ -149,7 +164,7 @@ def _guard(key: Key, repo: Setting, trusted: Setting, *, project_trusted: bool) 
             if project_trusted:
                 return Setting(key.name, repo.value, repo.source,
                                f"loosened from {trusted.value!r}: the project is trusted in your config.toml")
-            where = "your global Codex choice" if trusted.source.startswith("codex:") else "the default"
+            where = "your global choice" if trusted.source.startswith(("codex:", "home:")) else "the default"
             return Setting(key.name, trusted.value, trusted.source,
                            f"{refused}; a repo config may tighten, never loosen, {where} (mark the project "
                            "trusted in config.toml, or pass a flag, to loosen it)")
@@ -189,13 +204,16 @@ def load_config(
     home = codex_home(env)
     codex_path = home / "config.toml"
     codex_values, trusted_projects = read_codex_config(codex_path)
+    home_path = orchestrator_home(env) / "config.toml"
+    home_values = read_home_config(home_path)
     repo_values, document = read_repo_config(repo_config_path) if repo_config_path else ({}, {})
+    _refuse_repo_targets(repo_values, repo_config_path)
     env_values = read_env(env)
     project_trusted = _project_trusted(trusted_projects, repo_root, cwd)
 
     settings: dict[str, Setting] = {}
     for key in KEYS:
-        trusted, explicit = _trusted(key, flags, env_values, codex_values, codex_path)
+        trusted, explicit = _trusted(key, flags, env_values, codex_values, codex_path, (home_values, home_path))
         if key.name in repo_values and not explicit:
             repo = Setting(key.name, repo_values[key.name], f"repo:{repo_config_path}")
             settings[key.name] = _guard(key, repo, trusted, project_trusted=project_trusted)
@@ -203,8 +221,20 @@ def load_config(
             settings[key.name] = trusted
 
     _check_repo_writable_roots(settings, repo_root)
-    return Config(settings, repo_root, repo_config_path, document, home, codex_path,
+    return Config(settings, repo_root, repo_config_path, document, home, codex_path, home_path,
                   project_trusted=project_trusted)
+
+
+def _refuse_repo_targets(repo_values: Mapping[str, Any], path: Path | None) -> None:
+    """A repo config that names a program to run or an address to send run data to (`Key.repo == "never"`)
+    is refused outright, even in a trusted project: it would run code, or send the run's commands and
+    results, outside the sandbox (docs/security.md)."""
+    for key in KEYS:
+        if key.repo == "never" and key.name in repo_values:
+            raise ConfigError(
+                f"{path}: {key.name}: a repository config may not set this (it would run a program or send run "
+                "data outside the sandbox); set it in your own config: flags, environment, "
+                "$CODEX_ORCHESTRATOR_HOME/config.toml or $CODEX_HOME/config.toml, and remove it from the repo")
 
 
 def _check_repo_writable_roots(settings: dict[str, Setting], repo_root: Path) -> None:

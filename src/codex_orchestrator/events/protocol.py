@@ -206,10 +206,20 @@ class SummaryOutputs(TypedDict):
 
 
 class SummaryMetrics(TypedDict):
+    """The run's figures (docs/telemetry.md): also in `.runs/<task>/metrics.json` and `codex-orchestrator metrics`."""
+
     latencyMs: float
-    approvalsReused: int
+    approvalsReused: int  # from the session cache, the approval store or a Codex allow rule
     approvalsPrompted: int
     toolRuns: int
+    approvalsNeeded: int  # every approval decision: reused, asked, or refused without asking
+    approvalReusePct: float | None  # approvalsReused / approvalsNeeded * 100; null when none was needed
+    toolLatencyP50Ms: float | None  # over this run's tool runs; null without any
+    toolLatencyP95Ms: float | None
+    retries: int
+    approvalDenials: int  # approvals refused: denied, timed out, no channel, policy never
+    sandboxDenials: int  # attempts the sandbox denied
+    outputFormat: Literal["jsonl", "json", "text"] | None  # how the run's output was delivered
 
 
 class RunSummary(TypedDict):
@@ -229,6 +239,15 @@ class RunError(TypedDict):
     path: NotRequired[str]  # the file that could not be written
 
 
+class TelemetryDegraded(TypedDict):
+    """OTLP export stopped for the rest of this process after repeated failures; the run goes on unchanged."""
+
+    signal: Literal["traces", "metrics"]
+    endpoint: str  # scheme://host:port/path, without credentials or query
+    failures: int  # consecutive failed exports
+    reason: str  # the last failure: refused, timed out, HTTP 500 ...
+
+
 # The registry the schema generator and docs walk: event type -> payload class.
 EVENT_TYPES: dict[str, type] = {
     "run:start": RunStart,
@@ -245,5 +264,6 @@ EVENT_TYPES: dict[str, type] = {
     "exec:chunk": ExecChunk,
     "exec:end": ExecEnd,
     "run:error": RunError,
+    "telemetry:degraded": TelemetryDegraded,
     "run:summary": RunSummary,
 }

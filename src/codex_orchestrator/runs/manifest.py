@@ -86,6 +86,20 @@ class RunMetrics:
     tool_runs: int = 0
     retries: int = 0
     sandbox_denials: int = 0
+    approvals_needed: int = 0  # every approval decision (reused, asked, or refused without asking)
+    approval_denials: int = 0
+    output_format: str | None = None  # jsonl | json | text: how the run's output was delivered
+
+
+@record
+class NotificationRecord:
+    """One delivery of a notification (docs/notifications.md)."""
+
+    target: str  # "notify:<program>" or "webhook:<url without credentials or query>"
+    event: Literal["run-complete", "run-failed", "approval-requested"]
+    status: Literal["delivered", "failed", "abandoned"]
+    attempts: int
+    error: str | None = None
 
 
 @record
@@ -115,6 +129,7 @@ class Manifest:
     resume_events: list[ResumeEvent] = field(default_factory=list)
     instructions: InstructionsRecord | None = None
     metrics: RunMetrics = field(default_factory=RunMetrics)
+    notifications: list[NotificationRecord] = field(default_factory=list)
     events_path: str = ""
     run_summary_path: str | None = None
     exit_code: int | None = None
@@ -132,6 +147,7 @@ class Manifest:
         values["child_runs"] = [ChildRunRecord(**record) for record in values.get("child_runs", [])]
         values["resume_events"] = [ResumeEvent(**record) for record in values.get("resume_events", [])]
         values["metrics"] = RunMetrics(**values.get("metrics", {}))
+        values["notifications"] = [NotificationRecord(**record) for record in values.get("notifications", [])]
         instructions = values.get("instructions")
         if instructions is not None:
             sources = [InstructionSourceRecord(**source) for source in instructions.get("sources", [])]
