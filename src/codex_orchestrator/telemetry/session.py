@@ -11,7 +11,9 @@ with span events for approval requests, decisions, denials and retries, and reco
 
 from __future__ import annotations
 
+import collections
 import logging
+import math
 import os
 import random
 import sys
@@ -25,8 +27,8 @@ from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -41,8 +43,67 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..events.protocol import Envelope, RunSummary
     from ..runs.active import ActiveRun
 
-FLUSH_SECONDS = 1.0  # the most a run's end waits for telemetry
+FLUSH_SECONDS = 0.6  # the most a run's end waits for telemetry: with the SDK's start-up, under 1 s
 NS = "codex_orchestrator."
+
+
+class _BatchSpans(SpanProcessor):
+    """Ended spans go to a bounded queue and are exported by one worker thread (every 2 s, or at 512), or
+    by `force_flush`. Not the SDK's BatchSpanProcessor: that one registers an at-fork hook that starts a
+    thread in every forked child, and a child with two threads cannot enter a user namespace (the built-in
+    sandbox's `unshare` fails with EINVAL)."""
+
+    MAX_QUEUE = 2048
+    BATCH = 512
+    DELAY = 2.0
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self._exporter = exporter
+        self._queue: collections.deque[ReadableSpan] = collections.deque(maxlen=self.MAX_QUEUE)
+        self._export_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="otel-spans", daemon=True)
+        self._thread.start()
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        pass
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self._queue.append(span)  # a full queue drops the oldest: memory stays bounded
+        if len(self._queue) >= self.BATCH:
+            self._wake.set()
+
+    def _work(self) -> None:
+        while True:
+            self._wake.wait(self.DELAY)
+            self._wake.clear()
+            self._export()
+
+    def _export(self) -> None:
+        with self._export_lock:
+            while self._queue:
+                batch = [self._queue.popleft() for _ in range(min(self.BATCH, len(self._queue)))]
+                self._exporter.export(batch)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        self._export()
+        return True
+
+    def shutdown(self) -> None:
+        self._exporter.shutdown()
+
+
+class _Tracers(TracerProvider):
+    def _handle_fork(self) -> None:
+        """Nothing in a forked child. The SDK's at-fork hook runs Python code (locks, the resource) in every
+        child of this process, and the sandbox forks again inside its child (the pid namespace's init):
+        a lock held by another thread at the first fork then deadlocks it. Our children exec at once and
+        never use telemetry."""
+
+
+class _Meters(MeterProvider):
+    def _handle_fork(self) -> None:
+        """Nothing in a forked child (see _Tracers)."""
 
 
 class _PresetIds(RandomIdGenerator):
@@ -67,18 +128,19 @@ class Telemetry:
         self.guard = ExportGuard(self._degraded)
         resource = Resource(settings.resource)
         self.ids = _PresetIds()
-        self.tracer_provider = TracerProvider(resource=resource, id_generator=self.ids, shutdown_on_exit=False)
+        self.tracer_provider = _Tracers(resource=resource, id_generator=self.ids, shutdown_on_exit=False)
         timeout, headers = settings.timeout_seconds, settings.headers
         if settings.traces_endpoint:
             exporter = OtlpSpanExporter(self.guard, settings.traces_endpoint, headers, timeout)
-            self.tracer_provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=2000))
+            self.tracer_provider.add_span_processor(_BatchSpans(exporter))
         self.tracer = self.tracer_provider.get_tracer("codex_orchestrator", __version__)
         readers = []
         if settings.metrics_endpoint:
+            # No interval: no thread of the SDK's (see _BatchSpans); `_tick` collects once a minute instead.
             readers.append(PeriodicExportingMetricReader(
                 OtlpMetricExporter(self.guard, settings.metrics_endpoint, headers, timeout),
-                export_interval_millis=60_000))
-        self.meter_provider = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
+                export_interval_millis=math.inf))
+        self.meter_provider = _Meters(resource=resource, metric_readers=readers, shutdown_on_exit=False)
         meter = self.meter_provider.get_meter("codex_orchestrator", __version__)
         self.tool_duration = meter.create_histogram("codex_orchestrator.tool_run.duration", unit="ms",
                                                     description="Wall time of a tool run, approvals included")
@@ -97,6 +159,14 @@ class Telemetry:
         self._publish: Callable[..., Any] | None = None
         self._pending: dict[str, Any] | None = None
         self.announced = False
+        if readers:
+            threading.Thread(target=self._tick, name="otel-metrics", daemon=True).start()
+
+    def _tick(self) -> None:
+        """Metrics of a long-lived process (`serve`) leave once a minute; a CLI run's at its end."""
+        while True:
+            time.sleep(60)
+            self.meter_provider.force_flush()
 
     # ---------------------------------------------------------------- degradation
 
@@ -150,7 +220,7 @@ class Telemetry:
         """Draw the span id of the next attempt, and the `TRACEPARENT` its command gets."""
         span_id = random.getrandbits(64) or 1
         ctx = parent.get_span_context()
-        self.traceparent = f"00-{ctx.trace_id:032x}-{span_id:016x}-{int(ctx.trace_flags):02x}"
+        self.traceparent = f"00-{ctx.trace_id:032x}-{span_id:016x}-{int(ctx.trace_flags) & 0x01:02x}"  # sampled bit only
         return span_id
 
     def for_run(self) -> RunTracer:
