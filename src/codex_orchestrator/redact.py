@@ -42,6 +42,8 @@ def redact_tree(value: Any) -> Any:
                        else redact_tree(item)) for name, item in value.items()}
     if isinstance(value, list):
         return [redact_tree(item) for item in value]
+    if isinstance(value, str):  # an endpoint may carry a password: https://user:pass@host
+        return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", value)
     return value
 
 
