@@ -107,7 +107,7 @@ def test_standard_environment_variables_turn_it_on(repo: Repo) -> None:
     assert result.returncode == 0, result.stderr
     assert collector.by_name("run exec")
     assert collector.resources[0]["service.name"] == "ci-runner"
-    path, headers = collector.requests[0]
+    _path, headers = collector.requests[0]
     assert headers["x-api-key"] == "abc=1" and headers["tenant"] == "t1"
 
 

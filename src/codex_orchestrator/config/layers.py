@@ -167,6 +167,8 @@ def read_home_config(path: Path) -> dict[str, Any]:
 
     It is ours, so it is read strictly: an unknown key or a wrong type is an error naming the file.
     """
+    if not path.is_file():
+        return {}  # the common case costs no tomllib import
     import tomllib
 
     try:

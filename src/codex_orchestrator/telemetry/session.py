@@ -220,7 +220,8 @@ class Telemetry:
         """Draw the span id of the next attempt, and the `TRACEPARENT` its command gets."""
         span_id = random.getrandbits(64) or 1
         ctx = parent.get_span_context()
-        self.traceparent = f"00-{ctx.trace_id:032x}-{span_id:016x}-{int(ctx.trace_flags) & 0x01:02x}"  # sampled bit only
+        sampled = int(ctx.trace_flags) & 0x01  # W3C level 1: only the sampled flag
+        self.traceparent = f"00-{ctx.trace_id:032x}-{span_id:016x}-{sampled:02x}"
         return span_id
 
     def for_run(self) -> RunTracer:
