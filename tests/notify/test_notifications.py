@@ -133,3 +133,23 @@ def test_a_missing_notify_program_is_a_failed_delivery_not_a_failed_run(repo: Re
     (record,) = _manifest(repo)["notifications"]
     assert record["status"] == "failed" and "cannot run" in record["error"]
     assert os.environ.get("CODEX_ORCHESTRATOR_NOTIFY") is None
+
+
+def test_a_notify_program_that_hangs_is_abandoned_and_killed(repo: Repo, isolated_home: Path,
+                                                            tmp_path: Path) -> None:
+    from ..conftest import live_pids
+
+    marker = f"hang-{os.getpid()}-{time.monotonic_ns()}"
+    script = tmp_path / "hang.sh"
+    script.write_text(f"#!/bin/bash\nexec -a {marker} sleep 30\n")
+    script.chmod(0o755)
+    _home_config(isolated_home, f'notify = ["{script}"]\n')
+    start = time.perf_counter()
+    result = repo.run("exec", "--jsonl", "--", "true")
+    elapsed = time.perf_counter() - start
+    assert result.returncode == 0
+    assert elapsed < 5  # the 2 s grace, interpreter start-up and the command; never the program's 30 s
+    (record,) = _manifest(repo)["notifications"]
+    assert record["status"] == "abandoned"
+    time.sleep(0.2)
+    assert live_pids(marker) == []
