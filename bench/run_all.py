@@ -29,6 +29,7 @@ def main() -> int:
         ["bench_sandbox.py", "--runs", "5" if quick else "40"],
         ["bench_exec_runtime.py", "--runs", "20" if quick else "200", "--megabytes", "10" if quick else "50"],
         ["bench_streaming.py", "--sizes", "10M" if quick else "50M,1G", "--runs", "1" if quick else "3"],
+        ["bench_telemetry.py", "--runs", "3" if quick else "15", "--calls", "30" if quick else "300"],
     ]
     for script, *options in steps:
         print(f"== {script} {' '.join(options)}", flush=True)

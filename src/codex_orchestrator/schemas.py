@@ -122,9 +122,11 @@ def repo_config_schema() -> dict[str, Any]:
     kinds: dict[str, dict[str, Any]] = {
              "str": {"type": "string"}, "int": {"type": "integer"}, "float": {"type": "number"},
              "bool": {"type": "boolean"}, "list[str]": {"type": "array", "items": {"type": "string"}},
-             "table": {"type": "object"}}
+             "table": {"type": "object"}, "list[table]": {"type": "array", "items": {"type": "object"}}}
     properties: dict[str, Any] = {"$schema": {"type": "string"}}
     for key in KEYS:
+        if key.repo == "never":  # a repo config naming it is refused (docs/security.md)
+            continue
         entry: dict[str, Any] = {**kinds[key.kind], "description": key.help}
         if key.choices:
             entry["enum"] = list(key.choices)

@@ -10,6 +10,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
     from ..events.bus import Subscriber
     from ..exec.cancel import CancelToken
+    from ..observe import Observers
     from ..pipelines.runner import PipelineRunner, RunOutcome
     from ..runs.lock import RunLock
     from ..runs.store import RunPaths
@@ -17,8 +18,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def make_runner(config: Config, *, task_id: str, cancel: CancelToken, asker: Asker,
-                stream: Subscriber | None) -> PipelineRunner:
-    """A runner for the repo's pipelines; `stream` sees every event of the run and its child runs."""
+                stream: Subscriber | None, output_format: str | None = None,
+                observers: Observers | None = None) -> PipelineRunner:
+    """A runner for the repo's pipelines; `stream` sees every event of the run and its child runs, and so
+    do the `observers` (telemetry, notifications)."""
     from ..pipelines.registry import Registry
     from ..pipelines.runner import PipelineRunner
 
@@ -26,6 +29,7 @@ def make_runner(config: Config, *, task_id: str, cancel: CancelToken, asker: Ask
     runner = PipelineRunner(
         config=config, registry=registry, cancel=cancel, asker=asker, task_id=task_id,
         approval_policy=config.get("approval_policy"), sandbox_mode=config.get("sandbox_mode"), stream=stream,
+        output_format=output_format, observers=observers,
     )
     if registry.uses_sessions():
         from ..exec.sessions import ExecSessionManager

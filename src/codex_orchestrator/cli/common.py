@@ -45,6 +45,19 @@ def add_codex_options(parser: argparse.ArgumentParser, *, policy: bool = True) -
         group.add_argument("--dangerously-bypass-approvals-and-sandbox", dest="bypass", action="store_true",
                            help="run every command without asking and without the sandbox (approval_policy "
                                 "never, sandbox danger-full-access); only inside a sandbox of your own")
+def add_telemetry_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("telemetry")
+    group.add_argument("--otel-endpoint", metavar="URL",
+                       help="export traces and metrics as OTLP/HTTP protobuf to this collector (e.g. "
+                            "http://localhost:4318); default: OTEL_EXPORTER_OTLP_ENDPOINT or [otel] in your "
+                            "config.toml; never from the repo (docs/telemetry.md)")
+
+
+def observers(args: argparse.Namespace, config: Config) -> Any:
+    """Telemetry and notifications for this command (None when neither is configured)."""
+    from ..observe import build
+
+    return build(config, otel_endpoint=getattr(args, "otel_endpoint", None))
 
 
 def seconds(text: str) -> float:

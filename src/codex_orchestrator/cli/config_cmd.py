@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,6 +37,7 @@ def run_show(args: argparse.Namespace) -> int:
     from .common import load_config
 
     config = load_config(args)
+    observed = _observed(config)
     rows = [{"key": s.key, "value": redact_tree(s.value), "source": s.source, **({"note": s.note} if s.note else {})}
             for s in config.settings.values()]
     if args.format == "json":
@@ -47,6 +49,8 @@ def run_show(args: argparse.Namespace) -> int:
             "profile": config.profile,
             "project_codex_config": str(config.project_config_path) if config.project_config_path else None,
             "layers": config.layers,
+            "home_config": str(config.home_config_path),
+            **observed,
             "settings": rows,
         }, indent=2))
         return 0
@@ -60,6 +64,12 @@ def run_show(args: argparse.Namespace) -> int:
           + (f" ({config.codex_home / (config.profile + '.config.toml')})" if config.profile else ""))
     if config.project_config_path:
         print(f"project codex config: {config.project_config_path}")
+    print(f"telemetry:    {observed['telemetry']['reason']}"
+          + (f" (from {observed['telemetry']['source']})" if observed["telemetry"]["source"] else ""))
+    notes = observed["notifications"]
+    targets = ([f"notify {notes['notify'][0]}"] if notes["notify"] else []) + \
+        [f"webhook {hook['url']} ({', '.join(hook['events'])})" for hook in notes["webhooks"]]
+    print(f"notifications: {'; '.join(targets) if targets else 'none'}")
     width = max(len(row["key"]) for row in rows)
     for row in rows:
         value = json.dumps(row["value"])
@@ -72,3 +82,18 @@ def run_show(args: argparse.Namespace) -> int:
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return 2
+
+
+def _observed(config: Any) -> dict[str, Any]:
+    """What is really in force: telemetry on or off and why, and the notification targets (no secrets)."""
+    import os
+
+    from ..notify.deliver import EVENTS, display_target
+    from ..redact import redact_argv
+    from ..telemetry.settings import resolve
+
+    hooks = [{"url": display_target(hook["url"])[len("webhook:"):], "events": list(hook.get("events", EVENTS)),
+              "signed": bool(hook.get("secret")), "timeout_seconds": hook.get("timeout_seconds", 5)}
+             for hook in config.get("notifications.webhooks")]
+    return {"telemetry": resolve(config, os.environ).describe(),
+            "notifications": {"notify": redact_argv(list(config.get("notify"))), "webhooks": hooks}}

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import add_codex_options, add_policy_options, add_task_option, seconds
+from .common import add_codex_options, add_policy_options, add_task_option, add_telemetry_options, seconds
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..api.exec import OutputSchema
@@ -32,6 +32,7 @@ examples:
   codex-orchestrator exec --json -- npm test          (Codex's JSONL, for tools built for `codex exec --json`)
   codex-orchestrator exec --format summary --output-schema schema.json -- ./report.py
   codex-orchestrator exec -p ci -c sandbox_workspace_write.network_access=true -- npm ci
+  codex-orchestrator exec --otel-endpoint http://localhost:4318 -- make test
   echo '{"type":"approval:response","requestId":"...","decision":"approved"}' | \\
       codex-orchestrator exec --approvals stdin --approval-policy on-failure -- ./deploy.sh
 
@@ -69,6 +70,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--justification", help="why --escalate is needed (shown in the approval request)")
     add_policy_options(p)
     add_codex_options(p)
+    add_telemetry_options(p)
     p.add_argument("command", nargs=argparse.REMAINDER, help="the command, after --")
     p.set_defaults(handler=run)
 
@@ -138,9 +140,10 @@ def _run_with(args: argparse.Namespace, command: list[str] | str, env: dict[str,
               validator: OutputSchema | None, cancel: CancelToken) -> int:
     from ..api.exec import ExecOptions, run_exec
     from ..tools.asker import choose_asker
-    from .common import load_config, task_id
+    from .common import load_config, observers, task_id
 
     config = load_config(args, cwd)
+    observed = observers(args, config)
     subscribers: list[Subscriber] = []
     if fmt in ("jsonl", "codex"):
         from ..events.sinks import StdoutJsonlSink
@@ -162,7 +165,7 @@ def _run_with(args: argparse.Namespace, command: list[str] | str, env: dict[str,
         output_schema=validator,
     )
     report = run_exec(options, config=config, cancel=cancel, asker=choose_asker(args.approvals),
-                      subscribers=subscribers)
+                      subscribers=subscribers, observers=observed, output_format=fmt)
     if fmt == "summary":
         sys.stdout.write(json.dumps(report.summary, indent=2) + "\n")
     return report.exit_code

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from .common import add_codex_options, add_policy_options, add_task_option, seconds
+from .common import add_codex_options, add_policy_options, add_task_option, add_telemetry_options, seconds
 
 RAW = argparse.RawDescriptionHelpFormatter
 
@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Run a pipeline's stages in order, each through the ToolOrchestrator (approvals, sandbox, "
                     "events). Without a name, runs the repo's defaultPipeline, else the built-in diagnostics.",
         epilog="examples:\n  codex-orchestrator start\n  codex-orchestrator start ci --task pr-123 --format jsonl\n"
+               "  codex-orchestrator start ci --otel-endpoint http://localhost:4318\n"
                "\nexit codes: 0 succeeded; the failing stage's own code (124 timed out, 77 not approved); "
                "130/143 stopped by SIGINT/SIGTERM (docs/cli.md).",
     )
@@ -29,6 +30,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "(default when stdout is not a terminal); json: one final summary")
     add_policy_options(p)
     add_codex_options(p)
+    add_telemetry_options(p)
     p.set_defaults(handler=run_start)
 
     p = sub.add_parser("plan", help="show a pipeline's stages without running anything", formatter_class=RAW,
@@ -66,6 +68,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--format", choices=("text", "json", "jsonl"), default=None)
     add_policy_options(p)
     add_codex_options(p)
+    add_telemetry_options(p)
     p.set_defaults(handler=run_resume)
 
     p = sub.add_parser("pipelines", help="list the pipelines and where they come from", formatter_class=RAW,
@@ -90,7 +93,7 @@ def _make_runner(args: argparse.Namespace, fmt: str) -> Any:
     from ..api.pipeline import make_runner
     from ..exec.cancel import CancelToken
     from ..tools.asker import choose_asker
-    from .common import load_config, task_id
+    from .common import load_config, observers, task_id
 
     config = load_config(args)
     cancel = CancelToken()
@@ -104,7 +107,7 @@ def _make_runner(args: argparse.Namespace, fmt: str) -> Any:
 
         stream = HumanView()
     return make_runner(config, task_id=task_id(args, config), cancel=cancel, asker=choose_asker(args.approvals),
-                       stream=stream)
+                       stream=stream, output_format=fmt, observers=observers(args, config))
 
 
 def _finish(outcome: Any, fmt: str) -> int:

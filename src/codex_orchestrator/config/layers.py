@@ -29,7 +29,7 @@ def _type_name(value: Any) -> str:
 def check_value(key: Key, value: Any, where: str) -> Any:
     """Validate one value against its key; returns it normalised (ints accepted as floats)."""
     expected = {"str": "string", "int": "integer", "float": "number", "bool": "boolean",
-                "list[str]": "array of strings", "table": "object"}[key.kind]
+                "list[str]": "array of strings", "table": "object", "list[table]": "array of tables"}[key.kind]
     ok: bool
     if key.kind == "str":
         ok = isinstance(value, str)
@@ -42,6 +42,8 @@ def check_value(key: Key, value: Any, where: str) -> Any:
         ok = isinstance(value, bool)
     elif key.kind == "list[str]":
         ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+    elif key.kind == "list[table]":
+        ok = isinstance(value, list) and all(isinstance(item, dict) for item in value)
     else:
         ok = isinstance(value, dict)
     if not ok:
@@ -51,11 +53,36 @@ def check_value(key: Key, value: Any, where: str) -> Any:
     if key.kind == "table" and key.name.endswith(".set") and not all(
             isinstance(name, str) and isinstance(item, str) for name, item in value.items()):
         raise ConfigError(f"{where}: {key.name}: expected a table of strings (NAME = \"value\")")
+    if key.name == "notifications.webhooks":
+        for index, hook in enumerate(value):
+            _check_webhook(hook, f"{where}: {key.name}[{index}]")
     if key.choices is not None and value not in key.choices:
         raise ConfigError(f"{where}: {key.name}: must be one of {', '.join(key.choices)}, got {value!r}")
     if key.minimum is not None and value < key.minimum:
         raise ConfigError(f"{where}: {key.name}: must be >= {key.minimum:g}, got {value!r}")
     return value
+
+
+WEBHOOK_EVENTS = ("run-complete", "run-failed", "approval-requested")
+
+
+def _check_webhook(hook: dict[str, Any], where: str) -> None:
+    """One `notifications.webhooks` entry: {url, events, secret?, timeout_seconds?} (docs/notifications.md)."""
+    unknown = sorted(set(hook) - {"url", "events", "secret", "timeout_seconds"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (expected url, events, secret, timeout_seconds)")
+    url = hook.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}: url: expected an http:// or https:// URL, got {url!r}")
+    events = hook.get("events", list(WEBHOOK_EVENTS))
+    if not isinstance(events, list) or not events or any(e not in WEBHOOK_EVENTS for e in events):
+        raise ConfigError(f"{where}: events: expected a non-empty list of {', '.join(WEBHOOK_EVENTS)}, got {events!r}")
+    if "secret" in hook and not isinstance(hook["secret"], str):
+        raise ConfigError(f"{where}: secret: expected a string")
+    timeout = hook.get("timeout_seconds", 5)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout) \
+            or not 0 < timeout <= 60:
+        raise ConfigError(f"{where}: timeout_seconds: expected a number of seconds in (0, 60], got {timeout!r}")
 
 
 def _flatten(table: Mapping[str, Any], where: str, *, strict: bool) -> dict[str, Any]:
@@ -119,6 +146,27 @@ def read_codex_config(path: Path) -> tuple[dict[str, Any], frozenset[str]]:
     for layer in layers:
         values.update(codex_layer_values(layer))
     return values, trusted_projects(table)
+
+
+def read_home_config(path: Path) -> dict[str, Any]:
+    """`$CODEX_ORCHESTRATOR_HOME/config.toml`: the orchestrator's own user config (trusted, like Codex's).
+
+    It is ours, so it is read strictly: an unknown key or a wrong type is an error naming the file.
+    """
+    if not path.is_file():
+        return {}  # the common case costs no tomllib import
+    import tomllib
+
+    try:
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return _flatten(document, str(path), strict=True)
 
 
 def _parse_env_value(key: Key, name: str, text: str) -> Any:

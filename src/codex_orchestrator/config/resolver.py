@@ -2,14 +2,16 @@
 
 Precedence, highest first: CLI flags > environment (CODEX_ORCHESTRATOR_*) >
 repo config (`codex.orchestrator.json`, else `config/orchestrator.json`) >
-the Codex CLI's `$CODEX_HOME/config.toml` > built-in defaults.
+the orchestrator's own `$CODEX_ORCHESTRATOR_HOME/config.toml` > the Codex CLI's
+`$CODEX_HOME/config.toml` > built-in defaults.
 
 One guard on top of precedence: a repo config is written by whoever wrote the
 repository, so it may only tighten. Each key says how a repo may touch it
 (`Key.repo`): guarded keys are compared against the value of the *trusted*
 layers (flags, environment, config.toml, else the built-in default) and a looser
 repo value is refused with a note; keys that could run code or send data out
-(notify, otel, environment `set`) come only from trusted layers; exclude lists
+(notify, otel, webhooks, environment `set`) come only from trusted layers, and a
+repo config that names a program to run or an address to send data to is an error; exclude lists
 may only grow. Loosening needs the user's own word: a flag, an environment
 variable, or Codex's `[projects."<root>"] trust_level = "trusted"`.
 """
@@ -25,7 +27,7 @@ from .._record import field, record
 from ..errors import ConfigError
 from .codex_layers import CodexDocument, parse_overrides, project_layer, trusted_projects, user_layers
 from .keys import KEYS, KEYS_BY_NAME, Key
-from .layers import check_value, codex_layer_values, read_env, read_repo_config
+from .layers import check_value, codex_layer_values, read_env, read_home_config, read_repo_config
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..exec.env import EnvPolicy
@@ -40,7 +42,7 @@ REPO_PROTECTED_NAMES = (".git", ".codex", ".agents", ".runs")
 class Setting:
     key: str
     value: Any
-    source: str  # "flag" | "env:NAME" | "repo:PATH" | "codex:PATH" | "default"
+    source: str  # "flag" | "env:NAME" | "repo:PATH" | "home:PATH" | "codex:PATH" | "default"
     note: str | None = None
 
 
@@ -52,6 +54,7 @@ class Config:
     repo_document: dict[str, Any] = field(default_factory=dict)
     codex_home: Path = Path()
     codex_config_path: Path = Path()
+    home_config_path: Path = Path()  # $CODEX_ORCHESTRATOR_HOME/config.toml
     project_trusted: bool = False  # `[projects."<root>"] trust_level = "trusted"` in config.toml
     profile: str | None = None  # `-p/--profile NAME`: $CODEX_HOME/NAME.config.toml is layered on config.toml
     project_config_path: Path | None = None  # a trusted project's .codex/config.toml, when it was read
@@ -123,8 +126,18 @@ def find_repo_root(cwd: Path) -> tuple[Path, Path | None]:
     return (git_root or cwd), None
 
 
+def orchestrator_home(env: Mapping[str, str]) -> Path:
+    """`$CODEX_ORCHESTRATOR_HOME`, else `~/.codex-orchestrator`: the approval store and our own config.toml."""
+    value = env.get("CODEX_ORCHESTRATOR_HOME")
+    if value:
+        return Path(value).expanduser()
+    base = env.get("HOME")
+    return (Path(base) if base else Path.home()) / ".codex-orchestrator"
+
+
 def _trusted(key: Key, flags: Mapping[str, Any] | None, env_values: dict[str, tuple[Any, str]],
-             codex_values: dict[str, tuple[Any, str]], overrides: dict[str, Any]) -> tuple[Setting, bool]:
+             codex_values: dict[str, tuple[Any, str]], overrides: dict[str, Any],
+             home: tuple[dict[str, Any], Path] = ({}, Path())) -> tuple[Setting, bool]:
     """The value from the trusted layers only, and whether the user set it explicitly (flag, -c or env)."""
     name = key.name
     if flags and flags.get(name) is not None:
@@ -134,6 +147,8 @@ def _trusted(key: Key, flags: Mapping[str, Any] | None, env_values: dict[str, tu
     if name in env_values:
         value, variable = env_values[name]
         return Setting(name, value, f"env:{variable}"), True
+    if name in home[0]:
+        return Setting(name, home[0][name], f"home:{home[1]}"), False
     if name in codex_values:
         value, where = codex_values[name]
         return Setting(name, value, f"codex:{where}"), False
@@ -168,7 +183,7 @@ def _guard(key: Key, repo: Setting, trusted: Setting, *, project_trusted: bool) 
             if project_trusted:
                 return Setting(key.name, repo.value, repo.source,
                                f"loosened from {trusted.value!r}: the project is trusted in your config.toml")
-            where = "your global Codex choice" if trusted.source.startswith("codex:") else "the default"
+            where = "your global choice" if trusted.source.startswith(("codex:", "home:")) else "the default"
             return Setting(key.name, trusted.value, trusted.source,
                            f"{refused}; a repo config may tighten, never loosen, {where} (mark the project "
                            "trusted in config.toml, or pass a flag, to loosen it)")
@@ -209,12 +224,15 @@ def load_config(
     project = project_layer(repo_root) if project_trusted else None
     codex_values, project_notes = _codex_values(codex_docs, project)
     override_values = codex_layer_values(parse_overrides(overrides, cwd), all_keys=True) if overrides else {}
+    home_path = orchestrator_home(env) / "config.toml"
+    home_values = read_home_config(home_path)
     repo_values, document = read_repo_config(repo_config_path) if repo_config_path else ({}, {})
+    _refuse_repo_targets(repo_values, repo_config_path)
     env_values = read_env(env)
 
     settings: dict[str, Setting] = {}
     for key in KEYS:
-        trusted, explicit = _trusted(key, flags, env_values, codex_values, override_values)
+        trusted, explicit = _trusted(key, flags, env_values, codex_values, override_values, (home_values, home_path))
         if key.name in project_notes:
             trusted = Setting(key.name, trusted.value, trusted.source, project_notes[key.name])
         if key.name in repo_values and not explicit:
@@ -225,7 +243,7 @@ def load_config(
 
     _check_repo_writable_roots(settings, repo_root)
     layers = [d.where for d in codex_docs] + ([project.where] if project else []) + (["-c"] if overrides else [])
-    return Config(settings, repo_root, repo_config_path, document, home, codex_path,
+    return Config(settings, repo_root, repo_config_path, document, home, codex_path, home_path,
                   project_trusted=project_trusted, profile=profile,
                   project_config_path=Path(project.where) if project else None, layers=layers)
 
@@ -260,6 +278,18 @@ def _codex_values(documents: list[CodexDocument], project: CodexDocument | None)
                 continue
             values[k] = (v, project.where)
     return values, notes
+
+
+def _refuse_repo_targets(repo_values: Mapping[str, Any], path: Path | None) -> None:
+    """A repo config that names a program to run or an address to send run data to (`Key.repo == "never"`)
+    is refused outright, even in a trusted project: it would run code, or send the run's commands and
+    results, outside the sandbox (docs/security.md)."""
+    for key in KEYS:
+        if key.repo == "never" and key.name in repo_values:
+            raise ConfigError(
+                f"{path}: {key.name}: a repository config may not set this (it would run a program or send run "
+                "data outside the sandbox); set it in your own config: flags, environment, "
+                "$CODEX_ORCHESTRATOR_HOME/config.toml or $CODEX_HOME/config.toml, and remove it from the repo")
 
 
 def _check_repo_writable_roots(settings: dict[str, Setting], repo_root: Path) -> None:

@@ -231,11 +231,21 @@ class TokenUsage(TypedDict):
 
 
 class SummaryMetrics(TypedDict):
+    """The run's figures (docs/telemetry.md): also in `.runs/<task>/metrics.json` and `codex-orchestrator metrics`."""
+
     latencyMs: float
-    approvalsReused: int
+    approvalsReused: int  # from the session cache, the approval store or a Codex allow rule
     approvalsPrompted: int
     toolRuns: int
     tokens: NotRequired[TokenUsage]  # present when a codex stage reported usage
+    approvalsNeeded: int  # every approval decision: reused, asked, or refused without asking
+    approvalReusePct: float | None  # approvalsReused / approvalsNeeded * 100; null when none was needed
+    toolLatencyP50Ms: float | None  # over this run's tool runs; null without any
+    toolLatencyP95Ms: float | None
+    retries: int
+    approvalDenials: int  # approvals refused: denied, timed out, no channel, policy never
+    sandboxDenials: int  # attempts the sandbox denied
+    outputFormat: Literal["jsonl", "json", "text", "codex", "summary"] | None  # how the run's output was delivered
 
 
 class RunSummary(TypedDict):
@@ -264,6 +274,15 @@ class RunError(TypedDict):
     path: NotRequired[str]  # the file that could not be written
 
 
+class TelemetryDegraded(TypedDict):
+    """OTLP export stopped for the rest of this process after repeated failures; the run goes on unchanged."""
+
+    signal: Literal["traces", "metrics"]
+    endpoint: str  # scheme://host:port/path, without credentials or query
+    failures: int  # consecutive failed exports
+    reason: str  # the last failure: refused, timed out, HTTP 500 ...
+
+
 # The registry the schema generator and docs walk: event type -> payload class.
 EVENT_TYPES: dict[str, type] = {
     "run:start": RunStart,
@@ -281,5 +300,6 @@ EVENT_TYPES: dict[str, type] = {
     "exec:end": ExecEnd,
     "codex:event": CodexEvent,
     "run:error": RunError,
+    "telemetry:degraded": TelemetryDegraded,
     "run:summary": RunSummary,
 }

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
     from ..exec.cancel import CancelToken
     from ..exec.sessions import ExecSessionManager
+    from ..observe import Observers
     from ..tools.asker import Asker
 
 
@@ -56,6 +57,8 @@ class PipelineRunner:
     stream: Subscriber | None = None  # stdout (jsonl) or the human view; sees child runs' events too
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     sessions: ExecSessionManager | None = None
+    output_format: str | None = None  # jsonl | json | text, recorded in the run's metrics (JSONL adoption)
+    observers: Observers | None = None  # telemetry and notifications: subscribed to every run, child runs too
     _session_approvals: set[str] = field(default_factory=set)
     _paths: FixedPaths | None = None  # every stage's cwd and writable roots, fixed when the run starts
     _failure_code: int | None = None  # the exit code of the stage that failed the run
@@ -81,7 +84,7 @@ class PipelineRunner:
                                                                             pipeline.source),
             cwd=self.config.repo_root, commands=commands, approval_policy=self.approval_policy,
             sandbox_mode=self.sandbox_mode, parent_run_id=parent.manifest.run_id if parent else None,
-            subscribers=self._subscribers(child=parent is not None),
+            subscribers=self._subscribers(child=parent is not None), output_format=self.output_format,
         )
         if parent is not None and stage_id is not None:
             parent.recorder.add_child(ChildRunRecord(run.manifest.run_id, pipeline.id, stage_id, "in_progress",
@@ -187,8 +190,10 @@ class PipelineRunner:
         if moved is not None:
             return {"stageId": stage.id, "index": index, "status": "failed", "exitCode": None, "durationMs": 0.0,
                     "summary": moved}
+        env: Any = {**run.instructions_env, **stage.env}
         request = ToolRequest(
-            tool="stage", command=stage.command, cwd=cwd, env={**run.instructions_env, **stage.env},
+            tool="stage", command=stage.command, cwd=cwd,
+            env=self.observers.child_env(env) if self.observers else env,
             escalate=stage.escalate, justification=stage.justification, timeout=stage.timeout,
             retry_on_exit_codes=stage.retry_on_exit_codes, log_path=log_path, stage_id=stage.id,
             pty=stage.session is not None, session_id=stage.session.id if stage.session else None,
@@ -248,11 +253,12 @@ class PipelineRunner:
                 "childRunId": child.run.manifest.run_id}
 
     def _subscribers(self, *, child: bool) -> Iterable[Subscriber]:
+        observers = self.observers.for_run() if self.observers else []
         if self.stream is None:
-            return ()
-        if not child:
-            return (self.stream,)
-        return (_ChildFilter(self.stream),)
+            return observers
+        # Observers before the stream: what they publish at the run's end (telemetry:degraded) reaches
+        # the stream before run:summary.
+        return [*observers, self.stream if not child else _ChildFilter(self.stream)]
 
 
 class _ChildFilter:

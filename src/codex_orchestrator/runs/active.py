@@ -3,6 +3,11 @@
 `ActiveRun.create` makes a new run; `ActiveRun.reopen` continues one (resume).
 Both subscribe the run's own writers (manifest, events.jsonl) to the bus, and
 `finish` publishes `run:summary`, appends the metrics record and closes them.
+
+Observers that need the run's end (telemetry, notifications) are subscribers that also implement
+`RunHook`: `before_summary` runs just before `run:summary` is published (the last moment an event such
+as `telemetry:degraded` can still precede it), `after_summary` just after (deliveries, then recorded in
+the manifest). A hook that fails is reported on stderr and never changes the run's status or exit code.
 """
 
 from __future__ import annotations
@@ -10,10 +15,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..events.bus import EventBus, Subscriber, utc_timestamp
 from ..events.protocol import SCHEMA_VERSION, RunError, RunStart, RunStatus, RunSummary
@@ -35,9 +41,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
 
 
+@runtime_checkable
+class RunHook(Protocol):
+    """A subscriber that also wants the run itself (`attached`, once its bus exists) and its end; see the
+    module docstring."""
+
+    def attached(self, run: ActiveRun) -> None: ...
+
+    def before_summary(self, run: ActiveRun, summary: RunSummary) -> None: ...
+
+    def after_summary(self, run: ActiveRun) -> None: ...
+
+
 class ActiveRun:
     def __init__(self, paths: RunPaths, manifest: Manifest, bus: EventBus, recorder: ManifestRecorder,
-                 lock: RunLock) -> None:
+                 lock: RunLock, hooks: list[RunHook] | None = None) -> None:
         self.paths = paths
         self.lock = lock
         self.storage_failed = False  # a run file could not be written (full disk): finish best effort
@@ -47,6 +65,7 @@ class ActiveRun:
         self.next_sequence = itertools.count(1).__next__
         self.started_monotonic = time.monotonic()
         self.instructions_env: dict[str, str] = {}
+        self.hooks: list[RunHook] = hooks or []
 
     @classmethod
     def create(
@@ -62,6 +81,7 @@ class ActiveRun:
         parent_run_id: str | None = None,
         subscribers: Iterable[Subscriber] = (),
         with_instructions: bool = True,
+        output_format: str | None = None,
     ) -> ActiveRun:
         store = RunStore(config.repo_root)
         paths = RunPaths(config.repo_root, task_id, new_run_id())
@@ -73,6 +93,7 @@ class ActiveRun:
             events_path=str(paths.events),
             heartbeat_interval_seconds=float(config.get("heartbeat_interval_seconds")),
         )
+        manifest.metrics.output_format = output_format
         lock = store.create(paths, manifest.to_dict())
         run = cls._attach(paths, manifest, config, subscribers, lock)
         if with_instructions:
@@ -114,9 +135,14 @@ class ActiveRun:
         recorder = ManifestRecorder(manifest, paths, float(config.get("heartbeat_interval_seconds")))
         bus.subscribe(recorder)
         bus.subscribe(JsonlFileSink(paths.events, within=paths.root))
+        hooks: list[RunHook] = []
         for subscriber in subscribers:
             bus.subscribe(subscriber)
-        return cls(paths, manifest, bus, recorder, lock)
+            if isinstance(subscriber, RunHook):
+                hooks.append(subscriber)
+        run = cls(paths, manifest, bus, recorder, lock, hooks)
+        run._call_hooks("attached")
+        return run
 
     def _load_instructions(self, config: Config, cwd: Path) -> None:
         """Compose AGENTS.md guidance, record it, and give stages its path."""
@@ -176,8 +202,16 @@ class ActiveRun:
             "outputs": {"stdoutTail": "", "stderrTail": "", "truncated": False, "structured": None,
                         **(outputs or {})},  # type: ignore[typeddict-item]
             "metrics": {"latencyMs": latency, "approvalsReused": reused, "approvalsPrompted": prompted,
-                        "toolRuns": m.metrics.tool_runs, **_tokens(m)},  # type: ignore[typeddict-item]
+                        "toolRuns": m.metrics.tool_runs, **self._figures(reused, prompted),  # type: ignore[typeddict-item]
+                        **_tokens(m)},
         }
+
+    def _figures(self, reused: int, prompted: int) -> dict[str, Any]:
+        from .._record import asdict
+        from ..metrics.figures import run_figures
+
+        metrics = {**asdict(self.manifest.metrics), "approvals_reused": reused, "approvals_prompted": prompted}
+        return run_figures(metrics, self.manifest.tool_runs)
 
     def record_error(self, exc: BaseException) -> tuple[str, int]:
         """Publish `run:error` for a failure of the orchestrator itself; returns (message, exit code)."""
@@ -201,9 +235,11 @@ class ActiveRun:
         m.metrics.approvals_prompted = summary["metrics"]["approvalsPrompted"]
         from ..errors import StorageError
 
+        self._call_hooks("before_summary", summary)
         try:
             self.bus.publish("run:summary", summary)
             RunStore.append_metrics(self.paths, metrics_record(m.to_dict(), summary["metrics"]["latencyMs"]))
+            self._call_hooks("after_summary")
         except StorageError:
             if summary["status"] == "succeeded" or not self.storage_failed:
                 raise
@@ -213,6 +249,14 @@ class ActiveRun:
                 self.bus.close()
             self.lock.release()
 
+    def _call_hooks(self, name: str, *args: Any) -> None:
+        """Telemetry and notifications at the run's end: never a reason for the run to fail."""
+        for hook in self.hooks:
+            try:
+                getattr(hook, name)(self, *args)
+            except Exception as exc:
+                label = getattr(hook, "name", None) or type(hook).__name__
+                print(f"codex-orchestrator: warning: {label}: {exc}", file=sys.stderr)
 
 def _tokens(m: Manifest) -> dict[str, Any]:
     """`tokens` for run:summary.metrics when a codex stage reported usage (docs/codex.md)."""

@@ -102,6 +102,20 @@ class RunMetrics:
     cached_input_tokens: int = 0
     output_tokens: int = 0
     reasoning_output_tokens: int = 0
+    approvals_needed: int = 0  # every approval decision (reused, asked, or refused without asking)
+    approval_denials: int = 0
+    output_format: str | None = None  # jsonl | json | text: how the run's output was delivered
+
+
+@record
+class NotificationRecord:
+    """One delivery of a notification (docs/notifications.md)."""
+
+    target: str  # "notify:<program>" or "webhook:<url without credentials or query>"
+    event: Literal["run-complete", "run-failed", "approval-requested"]
+    status: Literal["delivered", "failed", "abandoned"]
+    attempts: int
+    error: str | None = None
 
 
 @record
@@ -132,6 +146,7 @@ class Manifest:
     files_changed: list[FileChangeRecord] = field(default_factory=list)
     instructions: InstructionsRecord | None = None
     metrics: RunMetrics = field(default_factory=RunMetrics)
+    notifications: list[NotificationRecord] = field(default_factory=list)
     events_path: str = ""
     run_summary_path: str | None = None
     exit_code: int | None = None
@@ -150,6 +165,7 @@ class Manifest:
         values["resume_events"] = [ResumeEvent(**record) for record in values.get("resume_events", [])]
         values["files_changed"] = [FileChangeRecord(**record) for record in values.get("files_changed", [])]
         values["metrics"] = RunMetrics(**values.get("metrics", {}))
+        values["notifications"] = [NotificationRecord(**record) for record in values.get("notifications", [])]
         instructions = values.get("instructions")
         if instructions is not None:
             sources = [InstructionSourceRecord(**source) for source in instructions.get("sources", [])]

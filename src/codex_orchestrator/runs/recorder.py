@@ -17,7 +17,8 @@ from typing import Any
 from .._files import write_json_atomic
 from ..events.bus import utc_timestamp
 from ..events.protocol import Envelope
-from .manifest import ChildRunRecord, FileChangeRecord, Manifest
+from ..metrics.figures import APPROVED
+from .manifest import ChildRunRecord, FileChangeRecord, Manifest, NotificationRecord
 from .store import RunPaths, RunStore, process_alive, state_entry
 
 _IGNORED = frozenset({"exec:chunk", "exec:begin", "exec:end", "tool:retry", "approval:request"})
@@ -47,6 +48,12 @@ class ManifestRecorder:
 
     def write_state(self) -> None:
         RunStore.record_state(self.paths, state_entry(self.manifest.to_dict(), self.paths.manifest))
+
+    def set_notifications(self, records: list[NotificationRecord]) -> None:
+        """The deliveries of the run's notifications, known only after run:summary (docs/notifications.md)."""
+        with self._lock:
+            self.manifest.notifications = list(records)
+            self.write()
 
     def add_child(self, child: ChildRunRecord) -> None:
         with self._lock:
@@ -103,6 +110,9 @@ class ManifestRecorder:
                         if record.id == payload["stageId"] and record.status == "running":
                             record.tool_run_id = payload["toolRunId"]
             elif type_ == "approval:decision":
+                m.metrics.approvals_needed += 1
+                if payload["decision"] not in APPROVED:
+                    m.metrics.approval_denials += 1
                 if payload["approvalSource"] == "prompt":
                     m.metrics.approvals_prompted += 1
                 elif payload["approvalSource"] in ("session", "store", "codex-rules"):
