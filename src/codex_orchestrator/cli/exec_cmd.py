@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .common import add_policy_options, add_task_option, seconds
+from .common import add_parent_option, add_policy_options, add_task_option, seconds
 
 EXIT_OUTPUT_SCHEMA = 65  # the command succeeded but its stdout does not match --output-schema (EX_DATAERR)
 STRUCTURED_LIMIT = 16 * 1024 * 1024  # stdout kept for --output-schema validation
@@ -26,6 +26,7 @@ examples:
   codex-orchestrator exec -- 'cd web && npm test'     (one argument with spaces: a shell command line)
   codex-orchestrator exec --jsonl --sandbox read-only -- git status
   codex-orchestrator exec --json --output-schema schema.json -- ./report.py
+  codex-orchestrator exec --parent-run "$CODEX_ORCHESTRATOR_RUN_ID" -- make docs   (from inside a stage)
   echo '{"type":"approval:response","requestId":"...","decision":"approved"}' | \\
       codex-orchestrator exec --approvals stdin --approval-policy on-failure -- ./deploy.sh
 
@@ -59,6 +60,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="stdout must be JSON valid against this JSON Schema; it goes to outputs.structured")
     p.add_argument("--escalate", action="store_true", help="ask to run outside the sandbox (needs approval)")
     p.add_argument("--justification", help="why --escalate is needed (shown in the approval request)")
+    add_parent_option(p)
     add_policy_options(p)
     p.add_argument("command", nargs=argparse.REMAINDER, help="the command, after --")
     p.set_defaults(handler=run)
@@ -164,6 +166,11 @@ def _run_with(args: argparse.Namespace, command: list[str] | str, env: dict[str,
     from .common import load_config, task_id
 
     config = load_config(args, cwd)
+    parent = None
+    if args.parent_run is not None:
+        from ..runs.lineage import resolve_parent
+
+        parent = resolve_parent(config.repo_root, args.parent_run)
     subscribers: list[Any] = []
     if fmt == "jsonl":
         from ..events.sinks import StdoutJsonlSink
@@ -184,12 +191,12 @@ def _run_with(args: argparse.Namespace, command: list[str] | str, env: dict[str,
     run_ = ActiveRun.create(
         config=config, task_id=task_id(args, config), pipeline=PipelineRef("exec", "exec", "exec"), cwd=cwd,
         commands=[record], approval_policy=config.get("approval_policy"), sandbox_mode=config.get("sandbox_mode"),
-        subscribers=subscribers,
+        subscribers=subscribers, parent=parent,
     )
     orchestrator = ToolOrchestrator(config, run_.bus, cancel=cancel, asker=choose_asker(args.approvals),
                                     sequence=run_.next_sequence, protected_paths=run_.paths.protected)
     log_path = request.log_path = run_.paths.command_log(1, "exec")
-    request.env = {**run_.instructions_env, **env}
+    request.env = {**run_.stage_env("exec"), **env}
     # The stage is `running` in the very first manifest write (run:start), not after the first heartbeat.
     record.status, record.started_at, record.log_path = "running", run_.manifest.started_at, str(log_path)
     run_.start()

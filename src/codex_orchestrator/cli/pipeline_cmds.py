@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from .common import add_policy_options, add_task_option, seconds
+from .common import add_parent_option, add_policy_options, add_target_option, add_task_option, seconds
 
 RAW = argparse.RawDescriptionHelpFormatter
 
@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Run a pipeline's stages in order, each through the ToolOrchestrator (approvals, sandbox, "
                     "events). Without a name, runs the repo's defaultPipeline, else the built-in diagnostics.",
         epilog="examples:\n  codex-orchestrator start\n  codex-orchestrator start ci --task pr-123 --format jsonl\n"
+               "  codex-orchestrator start ci --target lint      (only the stages up to `lint`)\n"
+               "  codex-orchestrator start ci --parent-run \"$CODEX_ORCHESTRATOR_RUN_ID\"\n"
                "\nexit codes: 0 succeeded; the failing stage's own code (124 timed out, 77 not approved); "
                "130/143 stopped by SIGINT/SIGTERM (docs/cli.md).",
     )
@@ -27,14 +29,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--format", choices=("text", "json", "jsonl"), default=None,
                    help="text: live view (default on a terminal); jsonl: every event as it happens "
                         "(default when stdout is not a terminal); json: one final summary")
+    add_target_option(p)
+    add_parent_option(p)
     add_policy_options(p)
     p.set_defaults(handler=run_start)
 
     p = sub.add_parser("plan", help="show a pipeline's stages without running anything", formatter_class=RAW,
-                       description="Print the stages `start` would run, with their commands, cwd and options.",
-                       epilog="examples:\n  codex-orchestrator plan\n  codex-orchestrator plan ci --format json")
+                       description="Print the stages `start` would run, with their commands, cwd and options, and "
+                                   "the stage set each one came from.",
+                       epilog="examples:\n  codex-orchestrator plan\n  codex-orchestrator plan ci --format json\n"
+                              "  codex-orchestrator plan ci --target test")
     p.add_argument("pipeline", nargs="?", help="pipeline id")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    add_target_option(p)
     p.set_defaults(handler=run_plan)
 
     p = sub.add_parser(
@@ -42,12 +49,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Show the status of a run from its manifest. A run whose process died is reported as "
                     "`interrupted`, never as running.",
         epilog="examples:\n  codex-orchestrator status --run 2026-11-23T19-59-45-401Z-3d499af8\n"
-               "  codex-orchestrator status --task pr-123 --watch --interval 1",
+               "  codex-orchestrator status --task pr-123 --watch --interval 1\n"
+               "  codex-orchestrator status --run 2026-11-23T19-59-45-401Z-3d499af8 --tree",
     )
     p.add_argument("--run", help="run id (default: the task's latest run)")
     add_task_option(p)
     p.add_argument("--watch", action="store_true", help="keep printing until the run ends")
     p.add_argument("--interval", type=seconds, default=2.0, help="seconds between refreshes with --watch")
+    p.add_argument("--tree", action="store_true",
+                   help="the run with its parents, child runs (subpipelines and --parent-run links, any task) "
+                        "and resumes")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(handler=run_status)
 
@@ -63,6 +74,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--token", help="the run's resume token (from its .resume-token file); checked when given")
     add_task_option(p)
     p.add_argument("--format", choices=("text", "json", "jsonl"), default=None)
+    add_parent_option(p)
     add_policy_options(p)
     p.set_defaults(handler=run_resume)
 
@@ -93,6 +105,7 @@ def _make_runner(args: argparse.Namespace, fmt: str) -> Any:
 
     config = load_config(args)
     registry = Registry.load(config)
+    registry.warn()
     cancel = CancelToken()
     stream: Any = None
     if fmt == "jsonl":
@@ -106,7 +119,7 @@ def _make_runner(args: argparse.Namespace, fmt: str) -> Any:
     runner = PipelineRunner(
         config=config, registry=registry, cancel=cancel, asker=choose_asker(args.approvals),
         task_id=task_id(args, config), approval_policy=config.get("approval_policy"),
-        sandbox_mode=config.get("sandbox_mode"), stream=stream,
+        sandbox_mode=config.get("sandbox_mode"), stream=stream, target_stage=getattr(args, "target", None),
     )
     if registry.uses_sessions():
         from ..exec.sessions import ExecSessionManager
@@ -125,11 +138,16 @@ def _finish(outcome: Any, fmt: str) -> int:
 
 
 def run_start(args: argparse.Namespace) -> int:
+    from ..runs.lineage import resolve_parent
     from .common import install_signal_handlers
 
     fmt = _output_format(args)
     runner = _make_runner(args, fmt)
     pipeline = runner.registry.get(args.pipeline)
+    if args.target is not None:
+        pipeline.up_to(args.target)  # an unknown stage is a usage error before anything is created
+    if args.parent_run is not None:
+        runner.parent_run = resolve_parent(runner.config.repo_root, args.parent_run)
     restore = install_signal_handlers(runner.cancel)
     try:
         outcome = runner.start(pipeline)
@@ -168,8 +186,12 @@ def run_resume(args: argparse.Namespace) -> int:
         return 0
     if manifest["pipeline"].get("source") == "exec":
         raise UsageError(f"run {args.run} is an `exec` run: only pipeline runs can be resumed; run the command again")
-    if manifest.get("parent_run_id"):
+    from ..runs.lineage import is_subpipeline_child, resolve_parent
+
+    if is_subpipeline_child(manifest):
         raise UsageError(f"run {args.run} is a child run; resume its parent {manifest['parent_run_id']} instead")
+    if args.parent_run is not None:
+        runner.parent_run = resolve_parent(runner.config.repo_root, args.parent_run, child=manifest)
     runner.task_id = paths.task_id
     restore = install_signal_handlers(runner.cancel)
     try:
@@ -194,58 +216,100 @@ def _stage_dict(stage: Any) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v not in (None, {}, (), [], False) or k in ("id", "kind")}
 
 
-def run_plan(args: argparse.Namespace) -> int:
+def _pipeline_dict(pipeline: Any) -> dict[str, Any]:
+    """What `plan --format json` says about a pipeline besides its stages (descriptive keys only)."""
+    from ..redact import redact_tree
+
+    data: dict[str, Any] = {"id": pipeline.id, "title": pipeline.title, "source": pipeline.source}
+    if pipeline.description:
+        data["description"] = pipeline.description
+    if pipeline.tags:
+        data["tags"] = list(pipeline.tags)
+    if pipeline.guardrails_required is not None:
+        data["guardrailsRequired"] = pipeline.guardrails_required
+    if pipeline.metadata:
+        data["metadata"] = redact_tree(pipeline.metadata)
+    return data
+
+
+def _stage_line(index: int, stage: Any) -> list[str]:
+    """A stage as `plan` prints it: one line, then its summaryHint if any (all of it shown escaped)."""
     from ..pipelines.model import SubpipelineStage
+    from ..redact import redact_env
+    from ..tools.asker import printable
+
+    origin = f"  (stage set {' > '.join(stage.origin)})" if stage.origin else ""
+    if isinstance(stage, SubpipelineStage):
+        optional = " (optional)" if stage.optional else ""
+        return [printable(f"  {index}. {stage.id}: subpipeline {stage.pipeline}{optional}{origin}")]
+    extras = []
+    if stage.cwd:
+        extras.append(f"cwd={stage.cwd}")
+    if stage.allow_failure:
+        extras.append("allowFailure")
+    if stage.timeout:
+        extras.append(f"timeout={stage.timeout:g}s")
+    if stage.session:
+        extras.append(f"session={stage.session.id}")
+    if stage.env:
+        extras.extend(f"{name}={value}" for name, value in redact_env(stage.env).items())
+    suffix = f"  [{', '.join(extras)}]" if extras else ""
+    lines = [printable(f"  {index}. {stage.id}: {stage.command}{suffix}{origin}")]
+    if stage.summary_hint:
+        lines.append(printable(f"       summaryHint: {stage.summary_hint}"))
+    return lines
+
+
+def run_plan(args: argparse.Namespace) -> int:
     from ..pipelines.registry import Registry
+    from ..tools.asker import printable
     from .common import load_config
 
     config = load_config(args)
     registry = Registry.load(config)
+    registry.warn()
     pipeline = registry.get(args.pipeline)
+    whole = len(pipeline.stages)
+    if args.target is not None:
+        pipeline = pipeline.up_to(args.target)
     if args.format == "json":
-        print(json.dumps({"id": pipeline.id, "title": pipeline.title, "source": pipeline.source,
-                          "stages": [_stage_dict(s) for s in pipeline.stages]}, indent=2))
+        extra = {"target": args.target} if args.target is not None else {}
+        print(json.dumps({**_pipeline_dict(pipeline), **extra, "stages": [_stage_dict(s) for s in pipeline.stages]},
+                         indent=2))
         return 0
-    print(f"{pipeline.id}: {pipeline.title}  ({pipeline.source})")
+    print(printable(f"{pipeline.id}: {pipeline.title}  ({pipeline.source})"))
+    if pipeline.description:
+        print(printable(f"  {pipeline.description}"))
+    if pipeline.tags:
+        print(printable(f"  tags: {', '.join(pipeline.tags)}"))
     for index, stage in enumerate(pipeline.stages, start=1):
-        if isinstance(stage, SubpipelineStage):
-            optional = " (optional)" if stage.optional else ""
-            print(f"  {index}. {stage.id}: subpipeline {stage.pipeline}{optional}")
-            continue
-        extras = []
-        if stage.cwd:
-            extras.append(f"cwd={stage.cwd}")
-        if stage.allow_failure:
-            extras.append("allowFailure")
-        if stage.timeout:
-            extras.append(f"timeout={stage.timeout:g}s")
-        if stage.session:
-            extras.append(f"session={stage.session.id}")
-        if stage.env:
-            from ..redact import redact_env
-
-            extras.extend(f"{name}={value}" for name, value in redact_env(stage.env).items())
-        suffix = f"  [{', '.join(extras)}]" if extras else ""
-        print(f"  {index}. {stage.id}: {stage.command}{suffix}")
+        print("\n".join(_stage_line(index, stage)))
+    if args.target is not None:
+        print(f"(--target {args.target}: stages {len(pipeline.stages) + 1}-{whole} left out)"
+              if whole > len(pipeline.stages) else f"(--target {args.target} is the last stage)")
     print("(nothing was run)")
     return 0
 
 
 def run_pipelines(args: argparse.Namespace) -> int:
     from ..pipelines.registry import Registry
+    from ..tools.asker import printable
     from .common import load_config
 
     config = load_config(args)
     registry = Registry.load(config)
+    registry.warn()
     rows: list[dict[str, Any]] = [{"id": p.id, "title": p.title, "source": p.source, "stages": len(p.stages),
-             "default": p.id == registry.default_id} for p in registry.pipelines.values()]
+             "default": p.id == registry.default_id,
+             **({"description": p.description} if p.description else {}),
+             **({"tags": list(p.tags)} if p.tags else {})} for p in registry.pipelines.values()]
     if args.format == "json":
         print(json.dumps(rows, indent=2))
         return 0
     width = max(len(row["id"]) for row in rows)
     for row in rows:
         mark = "*" if row["default"] else " "
-        print(f"{mark} {row['id']:<{width}}  {row['stages']:>2} stages  {row['title']}  ({row['source']})")
+        print(printable(f"{mark} {row['id']:<{width}}  {row['stages']:>2} stages  {row['title']}  ({row['source']})"))
     return 0
 
 
@@ -269,6 +333,8 @@ def _status_view(paths: Any) -> dict[str, Any]:
         "started_at": manifest["started_at"], "updated_at": manifest["updated_at"],
         "completed_at": manifest.get("completed_at"), "heartbeat_at": manifest.get("heartbeat_at"),
         "manifest": str(paths.manifest),
+        "parent_run_id": manifest.get("parent_run_id"), "parent_task_id": manifest.get("parent_task_id"),
+        "parent_link": manifest.get("parent_link"), "target_stage_id": manifest.get("target_stage_id"),
         "stages": [{"id": c["id"], "status": c["status"], "exit_code": c["exit_code"], "summary": c["summary"]}
                    for c in manifest["commands"]],
         "child_runs": manifest.get("child_runs", []),
@@ -280,6 +346,12 @@ def _print_status(view: dict[str, Any]) -> None:
     print(f"run {view['run_id']} ({pipeline}task {view['task_id']}): {view['status']}")
     if view["status_detail"]:
         print(f"  {view['status_detail']}")
+    if view.get("parent_run_id"):
+        how = "subpipeline of" if view.get("parent_link") in (None, "subpipeline") else "linked to"
+        task = f" (task {view['parent_task_id']})" if view.get("parent_task_id") else ""
+        print(f"  {how} parent run {view['parent_run_id']}{task}")
+    if view.get("target_stage_id"):
+        print(f"  --target {view['target_stage_id']}: stages after it are not part of this run")
     for stage in view["stages"]:
         print(f"  - {stage['id']}: {stage['summary'] or stage['status']}")
 
@@ -288,9 +360,15 @@ def run_status(args: argparse.Namespace) -> int:
     from ..runs.store import RunStore
     from .common import load_config, task_id
 
+    if args.tree and args.watch:
+        from ..errors import UsageError
+
+        raise UsageError("--tree shows the family of runs once; it cannot be combined with --watch")
     config = load_config(args)
     store = RunStore(config.repo_root)
     paths = store.find(args.run, args.task) if args.run else store.latest(task_id(args, config))
+    if args.tree:
+        return _print_tree(config.repo_root, paths, args.format)
     last = None
     while True:
         view = _status_view(paths)
@@ -313,3 +391,57 @@ def run_status(args: argparse.Namespace) -> int:
             time.sleep(args.interval)
         except KeyboardInterrupt:
             return 130
+
+
+# ---------------------------------------------------------------------- status --tree
+
+
+def _print_tree(root: Any, paths: Any, fmt: str) -> int:
+    from ..errors import DamagedError
+    from ..runs.lineage import RunIndex
+    from ..runs.store import read_manifest_dict
+
+    index = RunIndex(root)
+    if paths.run_id not in index.runs:
+        read_manifest_dict(paths)  # says why (damaged, unreadable)
+        raise DamagedError(f"{paths.manifest}: not readable as a manifest")
+    ancestors = [index.node(run_id, with_children=False) for run_id in index.ancestors(paths.run_id)]
+    node = index.node(paths.run_id)
+    if fmt == "json":
+        print(json.dumps({"ancestors": ancestors, "run": node}, indent=2))
+        return 0
+    for depth, ancestor in enumerate(ancestors):  # outermost first, each the parent of the next
+        print(f"{'    ' * (depth - 1)}└── {_tree_label(ancestor)}" if depth else _tree_label(ancestor))
+    n = len(ancestors)
+    _print_node(node, "    " * (n - 1) if n else "", "└── " if n else "", is_root=True)
+    return 0
+
+
+def _tree_label(node: dict[str, Any]) -> str:
+    from ..tools.asker import printable
+
+    code = f", exit {node['exit_code']}" if node.get("exit_code") not in (None, 0) else ""
+    link = ""
+    if node.get("parent_link") == "subpipeline":
+        stage = f" {node['parent_stage_id']!r}" if node.get("parent_stage_id") else ""
+        link = f"  [subpipeline stage{stage}]"
+    elif node.get("parent_link") == "parent-run":
+        link = "  [--parent-run]"
+    target = f"  [--target {node['target_stage_id']}]" if node.get("target_stage_id") else ""
+    return printable(f"{node['run_id']}  {node['pipeline']} (task {node['task_id']}): "
+                     f"{node['status']}{code}{link}{target}")
+
+
+def _print_node(node: dict[str, Any], indent: str, branch: str, *, is_root: bool = False) -> None:
+    """A run, its resumes, then its children, drawn as a tree below it."""
+    from ..tools.asker import printable
+
+    print(f"{indent}{branch}{_tree_label(node)}{'  <- this run' if is_root else ''}")
+    below = indent + ("" if not branch else "    " if branch.startswith("└") else "│   ")
+    children = node.get("children", [])
+    for resume in node["resumes"]:
+        bar = "│ " if children else "  "
+        print(printable(f"{below}{bar} resumed {resume['timestamp']} from stage {resume['from_stage']!r} "
+                        f"(was {resume['previous_status']})"))
+    for i, child in enumerate(children):
+        _print_node(child, below, "└── " if i == len(children) - 1 else "├── ")

@@ -2,32 +2,40 @@
 
 from __future__ import annotations
 
-from .._record import record
+from .._record import field, record
 from ..config import Config
 from ..errors import ConfigError, NotFoundError
+from ..suggest import did_you_mean
 from .diagnostics import diagnostics_pipeline
-from .model import Pipeline, SubpipelineStage, parse_pipelines
+from .model import Pipeline, SubpipelineStage
+from .parse import ignored_keys, parse_pipelines
+
+MAX_SUBPIPELINE_DEPTH = 16  # a run and its child runs, nested
 
 
 @record
 class Registry:
     pipelines: dict[str, Pipeline]
     default_id: str
+    warnings: list[str] = field(default_factory=list)  # repo config keys accepted but without effect
 
     @classmethod
     def load(cls, config: Config) -> Registry:
         pipelines: dict[str, Pipeline] = {}
         default: str | None = None
+        warnings: list[str] = []
         if config.repo_config_path is not None:
             parsed, default = parse_pipelines(config.repo_document, str(config.repo_config_path))
             pipelines = {p.id: p for p in parsed}
+            warnings = ignored_keys(config.repo_document, str(config.repo_config_path))
         if "diagnostics" not in pipelines:
             pipelines["diagnostics"] = diagnostics_pipeline(config.repo_root)
         if default is None:
             default = "diagnostics" if len(pipelines) == 1 else next(iter(pipelines))
-        registry = cls(pipelines, default)
+        registry = cls(pipelines, default, warnings)
+        verified: set[str] = set()
         for pipeline in pipelines.values():
-            registry.check_references(pipeline.id)
+            registry.check_references(pipeline.id, verified=verified)
         return registry
 
     def uses_sessions(self) -> bool:
@@ -40,13 +48,30 @@ class Registry:
             return self.pipelines[pipeline_id]
         except KeyError:
             known = ", ".join(sorted(self.pipelines))
-            raise NotFoundError(f"unknown pipeline {pipeline_id!r} (known: {known})") from None
+            raise NotFoundError(f"unknown pipeline {pipeline_id!r}{did_you_mean(pipeline_id, self.pipelines)} "
+                                f"(known: {known})") from None
 
-    def check_references(self, pipeline_id: str, trail: tuple[str, ...] = ()) -> None:
-        """Reject a cycle of subpipelines, or a reference to a missing one, before anything runs."""
+    def warn(self) -> None:
+        """Print the config warnings on stderr (stdout stays the command's own output)."""
+        import sys
+
+        for warning in self.warnings:
+            print(f"codex-orchestrator: warning: {warning}", file=sys.stderr)
+
+    def check_references(self, pipeline_id: str, trail: tuple[str, ...] = (),
+                         verified: set[str] | None = None) -> None:
+        """Reject a cycle of subpipelines, a reference to a missing one, or nesting deeper than
+        MAX_SUBPIPELINE_DEPTH, before anything runs. Each pipeline is checked once (`verified`), so
+        pipelines that each use the next one twice cannot make this take exponential time."""
+        verified = set() if verified is None else verified
         if pipeline_id in trail:
             cycle = " -> ".join((*trail[trail.index(pipeline_id):], pipeline_id))
             raise ConfigError(f"{self.pipelines[trail[0]].source}: subpipeline cycle: {cycle}")
+        if pipeline_id in verified:
+            return
+        if len(trail) >= MAX_SUBPIPELINE_DEPTH:
+            raise ConfigError(f"{self.pipelines[trail[0]].source}: subpipelines nest more than "
+                              f"{MAX_SUBPIPELINE_DEPTH} deep ({' -> '.join((*trail, pipeline_id))})")
         pipeline = self.pipelines[pipeline_id]
         for stage in pipeline.stages:
             if not isinstance(stage, SubpipelineStage):
@@ -56,9 +81,10 @@ class Registry:
                     continue
                 raise ConfigError(
                     f"{pipeline.source}: pipeline {pipeline_id!r} stage {stage.id!r}: "
-                    f"unknown subpipeline {stage.pipeline!r}"
+                    f"unknown subpipeline {stage.pipeline!r}{did_you_mean(stage.pipeline, self.pipelines)}"
                 )
-            self.check_references(stage.pipeline, (*trail, pipeline_id))
+            self.check_references(stage.pipeline, (*trail, pipeline_id), verified)
+        verified.add(pipeline_id)
 
 
 def load_registry(config: Config) -> Registry:

@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from ..events.bus import Subscriber
 from ..events.protocol import RunStatus, StageEnd
 from ..runs.active import ActiveRun
+from ..runs.lineage import ParentRef
 from ..runs.lock import RunLock
 from ..runs.manifest import ChildRunRecord, CommandRecord, PipelineRef
 from ..runs.store import RunPaths
@@ -56,6 +57,8 @@ class PipelineRunner:
     stream: Subscriber | None = None  # stdout (jsonl) or the human view; sees child runs' events too
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     sessions: ExecSessionManager | None = None
+    parent_run: ParentRef | None = None  # --parent-run: the top-level run's parent
+    target_stage: str | None = None  # --target: the top-level run ends after this stage
     _session_approvals: set[str] = field(default_factory=set)
     _paths: FixedPaths | None = None  # every stage's cwd and writable roots, fixed when the run starts
     _failure_code: int | None = None  # the exit code of the stage that failed the run
@@ -66,8 +69,13 @@ class PipelineRunner:
 
     def start(self, pipeline: Pipeline, *, parent: ActiveRun | None = None, stage_id: str | None = None) -> RunOutcome:
         self.registry.check_references(pipeline.id)
+        link, target = self.parent_run, None
         if parent is None:
+            if self.target_stage is not None:
+                pipeline, target = pipeline.up_to(self.target_stage), self.target_stage
             self._paths = FixedPaths.for_pipeline(self.config, self.registry, pipeline, self.env)
+        else:
+            link = ParentRef(parent.manifest.run_id, parent.manifest.task_id, "subpipeline")
         commands = [
             CommandRecord(index=i, id=s.id, title=s.title, kind="command" if isinstance(s, CommandStage)
                           else "subpipeline", command=s.command if isinstance(s, CommandStage) else None,
@@ -78,7 +86,7 @@ class PipelineRunner:
             config=self.config, task_id=self.task_id, pipeline=PipelineRef(pipeline.id, pipeline.title,
                                                                             pipeline.source),
             cwd=self.config.repo_root, commands=commands, approval_policy=self.approval_policy,
-            sandbox_mode=self.sandbox_mode, parent_run_id=parent.manifest.run_id if parent else None,
+            sandbox_mode=self.sandbox_mode, parent=link, target_stage_id=target,
             subscribers=self._subscribers(child=parent is not None),
         )
         if parent is not None and stage_id is not None:
@@ -88,6 +96,9 @@ class PipelineRunner:
 
     def resume(self, paths: RunPaths, manifest: dict[str, Any], lock: RunLock) -> RunOutcome:
         pipeline = self.registry.get(manifest["pipeline"]["id"])
+        target = manifest.get("target_stage_id")
+        if target and target in [s.id for s in pipeline.stages]:
+            pipeline = pipeline.up_to(target)  # a run started with --target resumes as far as its target
         recorded = [c["id"] for c in manifest["commands"]]
         if recorded != [s.id for s in pipeline.stages]:
             raise ConfigError(
@@ -101,7 +112,7 @@ class PipelineRunner:
                      len(pipeline.stages))
         from_stage = pipeline.stages[first].id if first < len(pipeline.stages) else None
         run = ActiveRun.reopen(paths, self.config, from_stage=from_stage, reason="resume", lock=lock,
-                               subscribers=self._subscribers(child=False))
+                               subscribers=self._subscribers(child=False), parent=self.parent_run)
         return self._execute(run, pipeline, first)
 
     # ------------------------------------------------------------------ the loop
@@ -178,7 +189,7 @@ class PipelineRunner:
             return {"stageId": stage.id, "index": index, "status": "failed", "exitCode": None, "durationMs": 0.0,
                     "summary": moved}
         request = ToolRequest(
-            tool="stage", command=stage.command, cwd=cwd, env={**run.instructions_env, **stage.env},
+            tool="stage", command=stage.command, cwd=cwd, env={**run.stage_env(stage.id), **stage.env},
             escalate=stage.escalate, justification=stage.justification, timeout=stage.timeout,
             retry_on_exit_codes=stage.retry_on_exit_codes, log_path=log_path, stage_id=stage.id,
             pty=stage.session is not None, session_id=stage.session.id if stage.session else None,
@@ -187,10 +198,11 @@ class PipelineRunner:
         result = orchestrator.invoke(request)
         if result.status != "succeeded" and not stage.allow_failure:
             self._failure_code = exit_code_of(result, self.cancel.signum)
+        # As in the reference: a stage that succeeds is summed up by its summaryHint when it has one.
+        summary = stage.summary_hint if result.ok and stage.summary_hint else _stage_summary(result)
         return {
             "stageId": stage.id, "index": index, "status": finished_status(result.status),
-            "exitCode": result.exit_code, "durationMs": result.duration_ms,
-            "summary": _stage_summary(result),
+            "exitCode": result.exit_code, "durationMs": result.duration_ms, "summary": summary,
         }
 
     def _run_subpipeline(self, run: ActiveRun, stage: SubpipelineStage, index: int) -> StageEnd:

@@ -318,6 +318,8 @@ class ToolOrchestrator:
 
         correlation_id = f"{tool_run_id}:{number}"
         env = child_env(self.command_env, request.env, pty=request.pty)
+        if "CODEX_ORCHESTRATOR_ATTEMPT" not in request.env:  # 1, then 2... on a retry (docs/exec.md)
+            env["CODEX_ORCHESTRATOR_ATTEMPT"] = str(number)
         # An attempt escalated out of the sandbox cannot use the (sandboxed) session shell.
         escalated_out = not sandboxed and mode != "danger-full-access"
         in_session = request.session_id is not None and not escalated_out
