@@ -33,7 +33,7 @@ class Registry:
         if default is None:
             default = "diagnostics" if len(pipelines) == 1 else next(iter(pipelines))
         registry = cls(pipelines, default, warnings)
-        verified: set[str] = set()
+        verified: dict[str, int] = {}
         for pipeline in pipelines.values():
             registry.check_references(pipeline.id, verified=verified)
         return registry
@@ -59,32 +59,35 @@ class Registry:
             print(f"codex-orchestrator: warning: {warning}", file=sys.stderr)
 
     def check_references(self, pipeline_id: str, trail: tuple[str, ...] = (),
-                         verified: set[str] | None = None) -> None:
-        """Reject a cycle of subpipelines, a reference to a missing one, or nesting deeper than
-        MAX_SUBPIPELINE_DEPTH, before anything runs. Each pipeline is checked once (`verified`), so
+                         verified: dict[str, int] | None = None) -> int:
+        """Reject a cycle of subpipelines, a reference to a missing one, or runs nested more than
+        MAX_SUBPIPELINE_DEPTH deep, before anything runs. Returns how deep the pipeline's runs nest
+        (1 without subpipelines). Each pipeline is checked once (`verified` keeps its depth), so
         pipelines that each use the next one twice cannot make this take exponential time."""
-        verified = set() if verified is None else verified
+        verified = {} if verified is None else verified
         if pipeline_id in trail:
             cycle = " -> ".join((*trail[trail.index(pipeline_id):], pipeline_id))
             raise ConfigError(f"{self.pipelines[trail[0]].source}: subpipeline cycle: {cycle}")
-        if pipeline_id in verified:
-            return
-        if len(trail) >= MAX_SUBPIPELINE_DEPTH:
-            raise ConfigError(f"{self.pipelines[trail[0]].source}: subpipelines nest more than "
-                              f"{MAX_SUBPIPELINE_DEPTH} deep ({' -> '.join((*trail, pipeline_id))})")
-        pipeline = self.pipelines[pipeline_id]
-        for stage in pipeline.stages:
-            if not isinstance(stage, SubpipelineStage):
-                continue
-            if stage.pipeline not in self.pipelines:
-                if stage.optional:
+        if pipeline_id not in verified:
+            pipeline = self.pipelines[pipeline_id]
+            below = 0
+            for stage in pipeline.stages:
+                if not isinstance(stage, SubpipelineStage):
                     continue
-                raise ConfigError(
-                    f"{pipeline.source}: pipeline {pipeline_id!r} stage {stage.id!r}: "
-                    f"unknown subpipeline {stage.pipeline!r}{did_you_mean(stage.pipeline, self.pipelines)}"
-                )
-            self.check_references(stage.pipeline, (*trail, pipeline_id), verified)
-        verified.add(pipeline_id)
+                if stage.pipeline not in self.pipelines:
+                    if stage.optional:
+                        continue
+                    raise ConfigError(
+                        f"{pipeline.source}: pipeline {pipeline_id!r} stage {stage.id!r}: "
+                        f"unknown subpipeline {stage.pipeline!r}{did_you_mean(stage.pipeline, self.pipelines)}"
+                    )
+                below = max(below, self.check_references(stage.pipeline, (*trail, pipeline_id), verified))
+            verified[pipeline_id] = below + 1
+        if len(trail) + verified[pipeline_id] > MAX_SUBPIPELINE_DEPTH:
+            root = trail[0] if trail else pipeline_id
+            raise ConfigError(f"{self.pipelines[root].source}: pipeline {root!r}: subpipelines nest more than "
+                              f"{MAX_SUBPIPELINE_DEPTH} deep")
+        return verified[pipeline_id]
 
 
 def load_registry(config: Config) -> Registry:

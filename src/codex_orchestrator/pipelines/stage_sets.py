@@ -7,9 +7,10 @@ the untrusted input it is (docs/security.md) and the expansion is bounded:
 * an unknown name, or a set that uses itself (directly or through others), is a ConfigError
   naming the file, the JSON path and the cycle, and nothing runs;
 * sets nest at most MAX_DEPTH deep;
-* the whole config may place at most MAX_WORK stages and follow at most as many references in all,
-  and one pipeline may hold at most MAX_STAGES stages, so a small hostile file (sets that each use
-  the previous one twice) cannot make expansion take exponential time or memory.
+* the whole config may parse at most MAX_WORK stages and follow at most as many references in all
+  (a stage is parsed again for each place it is used), and one pipeline may hold at most MAX_STAGES
+  stages, so a small hostile file (sets that each use the previous one twice or thirty times)
+  cannot make expansion take exponential time or memory.
 
 Every set is expanded once on its own as well, so a broken set is reported even if no pipeline
 uses it.
@@ -57,8 +58,8 @@ class StageSets:
             if stage_kind(reader) == "stage-set":
                 placed = self._reference(reader, trail)
             else:
+                self._count(1, reader)
                 placed = (parse_stage(reader, trail),)
-            self._count(len(placed), reader)
             if len(out) + len(placed) > MAX_STAGES:
                 raise ConfigError(f"{self.source}: {path}: expands to more than {MAX_STAGES} stages")
             out.extend(placed)
