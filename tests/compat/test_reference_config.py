@@ -102,3 +102,13 @@ def test_its_diagnostics_pipeline_runs_every_command_stage(repo: Repo, shipped: 
         assert seen["CODEX_ORCHESTRATOR_ROOT"] == str(repo.root)
         assert seen["CODEX_ORCHESTRATOR_STAGE_ID"] == stage
         assert Path(seen["CODEX_ORCHESTRATOR_MANIFEST_PATH"]) == run_dir / "manifest.json"
+
+
+def test_the_shipped_config_is_valid_against_our_json_schema(shipped: dict[str, Any]) -> None:
+    import jsonschema
+
+    schema_path = Path(__file__).resolve().parents[2] / "schemas" / "repo-config.schema.json"
+    jsonschema.validate(shipped, json.loads(schema_path.read_text()))
+    broken = {"stageSets": {"s": [{"kind": "stage-set", "ref": "s", "id": "x"}]}, "pipelines": []}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, json.loads(schema_path.read_text()))

@@ -42,6 +42,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("pipeline", nargs="?", help="pipeline id")
     p.add_argument("--format", choices=("text", "json"), default="text")
     add_target_option(p)
+    add_task_option(p)  # accepted for the reference's scripts: a plan does not depend on the task
     p.set_defaults(handler=run_plan)
 
     p = sub.add_parser(
@@ -266,6 +267,10 @@ def run_plan(args: argparse.Namespace) -> int:
     from .common import load_config
 
     config = load_config(args)
+    if args.task is not None:
+        from ..runs.ids import validate_task_id
+
+        validate_task_id(args.task)
     registry = Registry.load(config)
     registry.warn()
     pipeline = registry.get(args.pipeline)
