@@ -6,14 +6,30 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .common import add_parent_option, add_policy_options, add_target_option, add_task_option, seconds
 
 RAW = argparse.RawDescriptionHelpFormatter
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+if TYPE_CHECKING:  # pragma: no cover (the class is not subscriptable at run time)
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def register(sub: Subparsers) -> None:
+    _register_start(sub)
+    _register_plan(sub)
+    _register_status(sub)
+    _register_resume(sub)
+    p = sub.add_parser("pipelines", help="list the pipelines and where they come from", formatter_class=RAW,
+                       description="List every pipeline `start` can run, with its source (repo config or builtin).",
+                       epilog="examples:\n  codex-orchestrator pipelines\n  codex-orchestrator pipelines --format json")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(handler=run_pipelines)
+
+
+def _register_start(sub: Subparsers) -> None:
     p = sub.add_parser(
         "start", help="run a pipeline", formatter_class=RAW,
         description="Run a pipeline's stages in order, each through the ToolOrchestrator (approvals, sandbox, "
@@ -34,6 +50,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_policy_options(p)
     p.set_defaults(handler=run_start)
 
+
+def _register_plan(sub: Subparsers) -> None:
     p = sub.add_parser("plan", help="show a pipeline's stages without running anything", formatter_class=RAW,
                        description="Print the stages `start` would run, with their commands, cwd and options, and "
                                    "the stage set each one came from.",
@@ -45,6 +63,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_task_option(p)  # accepted for the reference's scripts: a plan does not depend on the task
     p.set_defaults(handler=run_plan)
 
+
+def _register_status(sub: Subparsers) -> None:
     p = sub.add_parser(
         "status", help="show a run's status", formatter_class=RAW,
         description="Show the status of a run from its manifest. A run whose process died is reported as "
@@ -63,6 +83,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(handler=run_status)
 
+
+def _register_resume(sub: Subparsers) -> None:
     p = sub.add_parser(
         "resume", help="continue a run from its first stage that has not succeeded", formatter_class=RAW,
         description="Re-run a failed, cancelled or interrupted run from the first stage not yet succeeded; "
@@ -78,12 +100,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_parent_option(p)
     add_policy_options(p)
     p.set_defaults(handler=run_resume)
-
-    p = sub.add_parser("pipelines", help="list the pipelines and where they come from", formatter_class=RAW,
-                       description="List every pipeline `start` can run, with its source (repo config or builtin).",
-                       epilog="examples:\n  codex-orchestrator pipelines\n  codex-orchestrator pipelines --format json")
-    p.add_argument("--format", choices=("text", "json"), default="text")
-    p.set_defaults(handler=run_pipelines)
 
 
 # ---------------------------------------------------------------------- start / resume
@@ -183,7 +199,8 @@ def run_resume(args: argparse.Namespace) -> int:
     status, _ = effective_status(manifest, paths=paths)
     if status == "succeeded":
         lock.release()
-        print(f"run {args.run} already succeeded; nothing to resume", file=sys.stderr)
+        unlinked = " (so --parent-run was not recorded)" if args.parent_run else ""
+        print(f"run {args.run} already succeeded; nothing to resume{unlinked}", file=sys.stderr)
         return 0
     if manifest["pipeline"].get("source") == "exec":
         raise UsageError(f"run {args.run} is an `exec` run: only pipeline runs can be resumed; run the command again")
