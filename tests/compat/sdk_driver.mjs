@@ -37,7 +37,8 @@ const out = {};
 
 out.echo = await settle(client.run({ command: 'echo', args: ['hi'], taskId: 'sdk-task' }));
 out.env = await settle(client.run({
-  command: 'sh', args: ['-c', 'echo "$SDK_MARK $MCP_RUNNER_TASK_ID $CODEX_ORCHESTRATOR_RUN_ID"'], taskId: 'sdk-env',
+  command: 'sh', args: ['-c', 'echo "$SDK_MARK $MCP_RUNNER_TASK_ID $CODEX_ORCHESTRATOR_RUN_ID $(pwd)"'],
+  taskId: 'sdk-env', cwd: 'sub',
 }));
 
 const failing = client.run({ command: 'sh', args: ['-c', 'echo failing >&2; exit 3'] });

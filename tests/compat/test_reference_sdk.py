@@ -43,6 +43,7 @@ def _cli(tmp_path: Path) -> Path:
 @pytest.fixture
 def seen(repo: Repo, tmp_path: Path) -> dict[str, Any]:
     node = _node()
+    (repo.root / "sub").mkdir()  # the `cwd` option: passed as `--cwd sub`
     sdk = reference_package() / "dist" / "packages" / "sdk-node" / "src" / "orchestrator.js"
     result = subprocess.run([node, str(HERE / "sdk_driver.mjs"), str(sdk), str(_cli(tmp_path)), str(repo.root)],
                             capture_output=True, text=True, timeout=180, cwd=repo.root)
@@ -51,7 +52,7 @@ def seen(repo: Repo, tmp_path: Path) -> dict[str, Any]:
     return data
 
 
-def test_echo_events_summary_and_manifest(seen: dict[str, Any]) -> None:
+def test_echo_events_summary_and_manifest(seen: dict[str, Any], repo: Repo) -> None:
     echo = seen["echo"]["ok"]
     assert echo["status"] == "succeeded" and echo["exitCode"] == 0
     assert echo["types"][0] == "run:start" and echo["types"][-1] == "run:summary"
@@ -60,7 +61,7 @@ def test_echo_events_summary_and_manifest(seen: dict[str, Any]) -> None:
     assert echo["manifest"]["status"] == "succeeded" and echo["manifest"]["run_id"] == echo["runId"]
     # The client's env reaches the command, and so do the run's variables.
     env = seen["env"]["ok"]
-    assert env["stdoutTail"].split() == ["from-the-sdk", "sdk-env", env["runId"]]
+    assert env["stdoutTail"].split() == ["from-the-sdk", "sdk-env", env["runId"], str(repo.root / "sub")]
 
 
 def test_exit_code_and_retry(seen: dict[str, Any]) -> None:
