@@ -31,6 +31,7 @@ examples:
   codex-orchestrator status --run RUN_ID --watch
   codex-orchestrator config show              every effective setting and where it came from
   codex-orchestrator sandbox check            what the sandbox can enforce on this machine
+  codex-orchestrator serve --stdio            a long-lived JSON-RPC server for SDKs (docs/serve.md)
 
 exit codes: a command's own exit code is passed through; 2 bad input or config,
 66 not found, 70 internal error, 71 sandbox unavailable, 75 run busy, 77 not approved,
@@ -43,7 +44,7 @@ exit codes: a command's own exit code is passed through; 2 bad input or config,
 COMMAND_MODULES = {
     "start": "pipeline_cmds", "plan": "pipeline_cmds", "status": "pipeline_cmds", "resume": "pipeline_cmds",
     "pipelines": "pipeline_cmds", "exec": "exec_cmd", "config": "config_cmd", "approvals": "approvals_cmd",
-    "sandbox": "sandbox_cmd", "instructions": "instructions_cmd",
+    "sandbox": "sandbox_cmd", "instructions": "instructions_cmd", "serve": "serve_cmd",
 }
 
 
@@ -52,6 +53,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     import argparse
     from importlib import import_module
     from typing import cast
+
+    # argparse asks gettext to translate every help string as it is added, and gettext imports
+    # `locale` (~1.5 ms) to look for catalogues that CPython does not ship for argparse.
+    argparse._ = lambda message: message  # type: ignore[attr-defined]
+    argparse.ngettext = lambda singular, plural, n: singular if n == 1 else plural  # type: ignore[attr-defined]
 
     class Parser(argparse.ArgumentParser):
         def _get_formatter(self) -> argparse.HelpFormatter:

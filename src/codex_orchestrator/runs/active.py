@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..events.bus import EventBus, Subscriber, utc_timestamp
-from ..events.protocol import SCHEMA_VERSION, RunStatus, RunSummary
+from ..events.protocol import SCHEMA_VERSION, RunError, RunStart, RunStatus, RunSummary
 from ..events.sinks import JsonlFileSink
 from .ids import new_run_id
 from .lineage import ParentRef
@@ -177,15 +177,17 @@ class ActiveRun:
 
     def start(self) -> None:
         m = self.manifest
-        self.bus.publish("run:start", {
+        payload: RunStart = {
             "schemaVersion": SCHEMA_VERSION, "runId": m.run_id, "taskId": m.task_id, "pipelineId": m.pipeline.id,
             "manifest": str(self.paths.manifest), "artifactRoot": str(self.paths.run_dir),
             "parentRunId": m.parent_run_id, "approvalPolicy": m.approval_policy, "sandboxMode": m.sandbox_mode,
             "instructionsHash": m.instructions.hash if m.instructions else None,
-            **({"parentLink": m.parent_link, "parentTaskId": m.parent_task_id}
-               if m.parent_run_id and m.parent_link and m.parent_task_id else {}),
-            **({"targetStageId": m.target_stage_id} if m.target_stage_id else {}),
-        })
+        }
+        if m.parent_run_id and m.parent_link and m.parent_task_id:
+            payload["parentLink"], payload["parentTaskId"] = m.parent_link, m.parent_task_id
+        if m.target_stage_id:
+            payload["targetStageId"] = m.target_stage_id
+        self.bus.publish("run:start", payload)
         self.recorder.start_heartbeat()
 
     def summary(
@@ -215,7 +217,7 @@ class ActiveRun:
 
         message = str(exc) or type(exc).__name__
         code = exc.exit_code if isinstance(exc, OrchestratorError) else EXIT_INTERNAL
-        payload: dict[str, Any] = {"message": message, "code": code}
+        payload: RunError = {"message": message, "code": code}
         if isinstance(exc, StorageError):
             self.storage_failed = True
             if exc.path:

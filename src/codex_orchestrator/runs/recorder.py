@@ -34,10 +34,14 @@ class ManifestRecorder:
 
     # --- writing
 
-    def write(self) -> None:
+    def write(self, *, durable: bool = False) -> None:
+        """Replace the manifest atomically. Only the final write is fsynced (`durable`): an update
+        during the run is superseded a moment later, and a power loss that rolls it back to an earlier
+        version loses nothing the final write would not have replaced (docs/manifest.md)."""
         with self._lock:
             self.manifest.updated_at = utc_timestamp()
-            write_json_atomic(self.paths.manifest, self.manifest.to_dict(), within=self.paths.root)
+            write_json_atomic(self.paths.manifest, self.manifest.to_dict(), fsync=durable,
+                              within=self.paths.root)
 
     def write_state(self) -> None:
         RunStore.record_state(self.paths, state_entry(self.manifest.to_dict(), self.paths.manifest))
@@ -117,7 +121,7 @@ class ManifestRecorder:
         m.exit_code = summary["result"]["exitCode"]
         m.run_summary_path = str(self.paths.run_summary)
         write_json_atomic(self.paths.run_summary, summary, within=self.paths.root)
-        self.write()
+        self.write(durable=True)
         self.write_state()
 
     def close(self) -> None:

@@ -103,7 +103,9 @@ class RunStore:
         write_text_atomic(staging.resume_token, os.urandom(16).hex() + "\n", mode=0o600, within=self.root)
         lock = RunLock.acquire(staging)
         try:
-            write_text_atomic(staging.manifest, dump_json(manifest), within=self.root)
+            # Not fsynced: an in-progress manifest is superseded within milliseconds, and only the final
+            # one is flushed (docs/manifest.md).
+            write_text_atomic(staging.manifest, dump_json(manifest), fsync=False, within=self.root)
             move_aside(staging.run_dir, "", within=self.root, to=paths.run_dir)
         except BaseException:
             lock.release()
