@@ -160,9 +160,17 @@ def repo_config_schema() -> dict[str, Any]:
                        "description": {"type": "string"}, "pipeline": {"type": "string"},
                        "optional": {"type": "boolean"}},
     }
+    codex_stage = {  # pipelines/codex_spec.py
+        "type": "object", "required": ["kind", "id", "prompt"], "additionalProperties": False,
+        "properties": {"kind": {"const": "codex"}, "id": {"type": "string"}, "title": {"type": "string"},
+                       "description": {"type": "string"}, "prompt": {"type": "string", "minLength": 1},
+                       "model": {"type": "string"}, "profile": {"type": "string"},
+                       "outputSchema": {"type": "string"}, "cwd": {"type": "string"},
+                       "timeout": {"type": "number", "exclusiveMinimum": 0}, "allowFailure": {"type": "boolean"}},
+    }
     stage_set_ref = {"type": "object", "required": ["kind", "ref"], "additionalProperties": False,
                      "properties": {"kind": {"const": "stage-set"}, "ref": {"type": "string"}}}
-    stages = {"type": "array", "items": {"oneOf": [command_stage, subpipeline_stage, stage_set_ref]}}
+    stages = {"type": "array", "items": {"oneOf": [command_stage, subpipeline_stage, codex_stage, stage_set_ref]}}
     properties["stageSets"] = {"type": "object", "additionalProperties": stages,
                                "description": "Named lists of stages, used in place by {kind: stage-set, ref}."}
     properties["pipelines"] = {"type": "array", "items": {

@@ -42,7 +42,7 @@ def _printed(manifest: dict[str, Any], index: int) -> dict[str, str]:
 
 
 def test_exec_gets_the_run_variables(repo: Repo) -> None:
-    result = repo.run("exec", "--json", "--task", "t-7", "--", PRINT)
+    result = repo.run("exec", "--format", "summary", "--task", "t-7", "--", PRINT)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     seen = json.loads(summary["outputs"]["stdoutTail"])
@@ -104,7 +104,8 @@ def test_the_paths_are_for_reading_only(repo: Repo, backend_name: str, request: 
                'touch "$CODEX_ORCHESTRATOR_RUN_DIR/forged" 2>/dev/null && echo wrote-run-dir; '
                'echo x >> "$CODEX_ORCHESTRATOR_MANIFEST_PATH" 2>/dev/null && echo wrote-manifest; '
                'mkdir "$CODEX_ORCHESTRATOR_RUNS_DIR/evil" 2>/dev/null && echo wrote-runs-dir; true')
-    result = repo.run("exec", "--json", "--", command, env={"CODEX_ORCHESTRATOR_SANDBOX_BACKEND": backend_name})
+    result = repo.run("exec", "--format", "summary", "--", command,
+                      env={"CODEX_ORCHESTRATOR_SANDBOX_BACKEND": backend_name})
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)["outputs"]["stdoutTail"]
     assert out.split() == ["read-ok"]

@@ -38,7 +38,7 @@ def test_parent_run_links_start_exec_and_resume_across_tasks(repo: Repo) -> None
     assert (manifest["parent_run_id"], manifest["parent_task_id"], manifest["parent_link"]) == \
         (parent, "parent-task", "parent-run")
 
-    ran = repo.run("exec", "--json", "--task", "third", "--parent-run", child, "--", "true")
+    ran = repo.run("exec", "--format", "summary", "--task", "third", "--parent-run", child, "--", "true")
     assert ran.returncode == 0, ran.stderr
     exec_run = json.loads(ran.stdout)["run"]["id"]
     assert _manifest(repo, exec_run, "third")["parent_run_id"] == child
@@ -95,7 +95,8 @@ def test_status_tree_shows_parents_children_subpipelines_and_resumes(repo: Repo)
     middle = _start(repo, "--task", "b", "--parent-run", root)["run"]["id"]  # fails at `gate`
     (repo.root / "ok").write_text("")
     assert repo.run("resume", "--run", middle).returncode == 0  # runs the subpipeline: a child run
-    leaf = json.loads(repo.run("exec", "--json", "--task", "c", "--parent-run", middle, "--", "true").stdout)
+    leaf = json.loads(repo.run("exec", "--format", "summary", "--task", "c", "--parent-run", middle, "--",
+                               "true").stdout)
 
     tree = json.loads(repo.run("status", "--run", middle, "--tree", "--format", "json").stdout)
     assert [a["run_id"] for a in tree["ancestors"]] == [root]

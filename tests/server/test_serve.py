@@ -48,8 +48,8 @@ def test_bad_input_gets_json_rpc_errors_and_the_server_survives(repo: Repo) -> N
         bad = client.wait(client.request("exec", {"command": "true", "timeoutMs": float("nan")}))
         assert bad["error"]["code"] in (-32602, -32700)
         assert client.wait(client.request("exec", {"command": []}))["error"]["code"] == -32602
-        wide_open = client.wait(client.request("exec", {"command": "true", "sandbox": "wide-open"}))
-        assert wide_open["error"]["code"] == -32602
+        wide = client.wait(client.request("exec", {"command": "true", "sandbox": "wide-open"}))
+        assert wide["error"]["code"] == -32602
         missing = client.wait(client.request("run/status", {"runId": "2026-01-01T00-00-00-000Z-00000000"}))
         assert missing["error"]["code"] == -32001 and missing["error"]["data"]["exitCode"] == 66
         assert client.call("exec", {"command": "exit 3"})["exitCode"] == 3  # a non-zero exit is a result

@@ -118,7 +118,8 @@ def status_view(paths: RunPaths) -> dict[str, Any]:
         "manifest": str(paths.manifest),
         "parent_run_id": manifest.get("parent_run_id"), "parent_task_id": manifest.get("parent_task_id"),
         "parent_link": manifest.get("parent_link"), "target_stage_id": manifest.get("target_stage_id"),
-        "stages": [{"id": c["id"], "status": c["status"], "exit_code": c["exit_code"], "summary": c["summary"]}
+        "stages": [{"id": c["id"], "status": c["status"], "exit_code": c["exit_code"], "summary": c["summary"],
+                    **({"codex_thread_id": c["codex_thread_id"]} if c.get("codex_thread_id") else {})}
                    for c in manifest["commands"]],
         "child_runs": manifest.get("child_runs", []),
     }

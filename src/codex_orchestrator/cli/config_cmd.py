@@ -19,10 +19,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show = actions.add_parser("show", help="print every effective value with its source",
                               formatter_class=argparse.RawDescriptionHelpFormatter,
                               epilog="examples:\n  codex-orchestrator config show\n"
-                                     "  codex-orchestrator config show --format json")
+                                     "  codex-orchestrator config show --format json\n"
+                                     "  codex-orchestrator config show -p ci -c approval_policy=never")
     show.add_argument("--format", choices=("text", "json"), default="text")
     show.add_argument("--approval-policy", "-a", dest="approval_policy", help=argparse.SUPPRESS)
     show.add_argument("--sandbox", "-s", dest="sandbox", help=argparse.SUPPRESS)
+    from .common import add_codex_options
+
+    add_codex_options(show, policy=False)
     show.set_defaults(handler=run_show)
     p.set_defaults(handler=lambda args: _usage(p))
 
@@ -40,6 +44,9 @@ def run_show(args: argparse.Namespace) -> int:
             "repo_config": str(config.repo_config_path) if config.repo_config_path else None,
             "codex_config": str(config.codex_config_path),
             "project_trusted": config.project_trusted,
+            "profile": config.profile,
+            "project_codex_config": str(config.project_config_path) if config.project_config_path else None,
+            "layers": config.layers,
             "settings": rows,
         }, indent=2))
         return 0
@@ -49,6 +56,10 @@ def run_show(args: argparse.Namespace) -> int:
     trust = "trusted in config.toml: its repo config may loosen" if config.project_trusted else \
         "not trusted: its repo config may only tighten"
     print(f"project:      {trust}")
+    print(f"profile:      {config.profile or '(none)'}"
+          + (f" ({config.codex_home / (config.profile + '.config.toml')})" if config.profile else ""))
+    if config.project_config_path:
+        print(f"project codex config: {config.project_config_path}")
     width = max(len(row["key"]) for row in rows)
     for row in rows:
         value = json.dumps(row["value"])

@@ -148,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        if getattr(args, "cd", None):
+            _change_directory(args.cd)
         code: int = handler(args)
         return code
     except OrchestratorError as exc:
@@ -166,6 +168,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"codex-orchestrator: internal error: {type(exc).__name__}: {exc} "
               "(set CODEX_ORCHESTRATOR_DEBUG=1 for a traceback)", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _change_directory(path: str) -> None:
+    """`-C/--cd DIR`, as in Codex: the command runs as if started in DIR."""
+    import os
+
+    from ..errors import UsageError
+
+    try:
+        os.chdir(path)
+    except OSError as exc:
+        raise UsageError(f"-C {path}: {exc.strerror}") from None
+    os.environ["PWD"] = os.getcwd()
 
 
 def entry() -> None:

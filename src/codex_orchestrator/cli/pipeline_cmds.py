@@ -8,7 +8,14 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from .common import add_parent_option, add_policy_options, add_target_option, add_task_option, seconds
+from .common import (
+    add_codex_options,
+    add_parent_option,
+    add_policy_options,
+    add_target_option,
+    add_task_option,
+    seconds,
+)
 
 RAW = argparse.RawDescriptionHelpFormatter
 
@@ -48,6 +55,7 @@ def _register_start(sub: Subparsers) -> None:
     add_target_option(p)
     add_parent_option(p)
     add_policy_options(p)
+    add_codex_options(p)
     p.set_defaults(handler=run_start)
 
 
@@ -99,6 +107,7 @@ def _register_resume(sub: Subparsers) -> None:
     p.add_argument("--format", choices=("text", "json", "jsonl"), default=None)
     add_parent_option(p)
     add_policy_options(p)
+    add_codex_options(p)
     p.set_defaults(handler=run_resume)
 
 
@@ -223,7 +232,7 @@ def _pipeline_dict(pipeline: Any) -> dict[str, Any]:
 
 def _stage_line(index: int, stage: Any) -> list[str]:
     """A stage as `plan` prints it: one line, then its summaryHint if any (all of it shown escaped)."""
-    from ..pipelines.model import SubpipelineStage
+    from ..pipelines.model import CodexStage, SubpipelineStage
     from ..redact import redact_env
     from ..tools.asker import printable
 
@@ -231,6 +240,14 @@ def _stage_line(index: int, stage: Any) -> list[str]:
     if isinstance(stage, SubpipelineStage):
         optional = " (optional)" if stage.optional else ""
         return [printable(f"  {index}. {stage.id}: subpipeline {stage.pipeline}{optional}{origin}")]
+    if isinstance(stage, CodexStage):
+        options = [f"{name}={value}" for name, value in (("model", stage.model), ("profile", stage.profile),
+                   ("outputSchema", stage.output_schema), ("cwd", stage.cwd)) if value]
+        options += [f"timeout={stage.timeout:g}s"] if stage.timeout else []
+        options += ["allowFailure"] if stage.allow_failure else []
+        prompt = " ".join(stage.prompt.split())
+        shown = f"  [{', '.join(options)}]" if options else ""
+        return [printable(f"  {index}. {stage.id}: codex: {prompt[:100]}{shown}{origin}")]
     extras = []
     if stage.cwd:
         extras.append(f"cwd={stage.cwd}")
@@ -322,6 +339,8 @@ def _print_status(view: dict[str, Any]) -> None:
         print(f"  --target {view['target_stage_id']}: stages after it are not part of this run")
     for stage in view["stages"]:
         print(f"  - {stage['id']}: {stage['summary'] or stage['status']}")
+        if stage.get("codex_thread_id"):
+            print(f"    codex thread {stage['codex_thread_id']}")
 
 
 def run_status(args: argparse.Namespace) -> int:

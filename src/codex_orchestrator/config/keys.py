@@ -92,6 +92,14 @@ KEYS: tuple[Key, ...] = (
         env="PROJECT_DOC_MAX_BYTES", minimum=0, codex=True),
     Key("project_doc_fallback_filenames", "list[str]", [],
         "File names tried after AGENTS.override.md and AGENTS.md in each folder.", codex=True),
+    # The `codex` stage kind (docs/codex.md). Which program runs as Codex, and which of your Codex profiles a
+    # repository may pick, are yours alone: the program runs outside the sandbox, and a profile can name
+    # MCP servers, notify commands or a model provider.
+    Key("codex.bin", "str", "", "The codex program codex stages run (default: `codex` on PATH).",
+        env="CODEX_BIN", repo="trusted"),
+    Key("codex.allowed_profiles", "list[str]", [],
+        "Codex profiles (`-p NAME`) a codex stage of the repository may select; none unless you list them.",
+        env="CODEX_ALLOWED_PROFILES", repo="trusted"),
 )
 
 KEYS_BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .codex_layers import CodexDocument, approval_policy, resolve_roots, trusted_projects, user_layers
 from .keys import KEYS, KEYS_BY_NAME, REPO_ONLY_KEYS, Key
 
 ENV_PREFIX = "CODEX_ORCHESTRATOR_"
@@ -106,44 +107,29 @@ def read_repo_config(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return _flatten(document, str(path), strict=True), document
 
 
-def read_codex_config(path: Path) -> tuple[dict[str, Any], frozenset[str]]:
-    """Read the keys we share with the Codex CLI from its `config.toml`, honouring its `profile`.
+def codex_layer_values(document: CodexDocument, *, all_keys: bool = False) -> dict[str, Any]:
+    """Our keys from one Codex TOML layer (a `-c` layer may set any of our keys; a file only Codex's).
 
-    Returns (values, trusted projects): the second is every path `P` with
-    `[projects."P"] trust_level = "trusted"`, Codex's way of saying that a
-    project's own files may be believed. The file is Codex's: keys we do not use
-    are ignored, but a key we use with a wrong type is an error, because silently
-    ignoring a user's global choice would loosen it.
+    The file is Codex's: keys we do not use are ignored, but a key we use with a
+    wrong type is an error, because silently ignoring a user's global choice would
+    loosen it. Relative writable roots resolve against the layer's folder.
     """
-    if not path.is_file():
-        return {}, frozenset()
-    import tomllib
+    table = dict(document.table)
+    if "approval_policy" in table:
+        table["approval_policy"] = approval_policy(table["approval_policy"], document.where)
+    wanted = {key.name for key in KEYS if all_keys or key.codex}
+    values = {k: v for k, v in _flatten(table, document.where, strict=False).items() if k in wanted}
+    resolve_roots(values, document.base)
+    return values
 
-    try:
-        with path.open("rb") as handle:
-            document = tomllib.load(handle)
-    except FileNotFoundError:
-        return {}, frozenset()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    codex_keys = {key.name for key in KEYS if key.codex}
-    values = {k: v for k, v in _flatten(document, str(path), strict=False).items() if k in codex_keys}
-    profile = document.get("profile")
-    if isinstance(profile, str):
-        profiles = document.get("profiles", {})
-        selected = profiles.get(profile) if isinstance(profiles, dict) else None
-        if not isinstance(selected, dict):
-            raise ConfigError(f"{path}: profile: no [profiles.{profile}] table")
-        where = f"{path} [profiles.{profile}]"
-        values.update({k: v for k, v in _flatten(selected, where, strict=False).items() if k in codex_keys})
-    projects = document.get("projects")
-    trusted = frozenset(
-        name for name, table in (projects.items() if isinstance(projects, dict) else ())
-        if isinstance(table, dict) and table.get("trust_level") == "trusted"
-    )
-    return values, trusted
+
+def read_codex_config(path: Path) -> tuple[dict[str, Any], frozenset[str]]:
+    """The keys we share with Codex from one `config.toml`, and its trusted projects (see codex_layers)."""
+    layers, table = user_layers(path.parent, None) if path.name == "config.toml" else ([], {})
+    values: dict[str, Any] = {}
+    for layer in layers:
+        values.update(codex_layer_values(layer))
+    return values, trusted_projects(table)
 
 
 def _parse_env_value(key: Key, name: str, text: str) -> Any:

@@ -17,14 +17,15 @@ variable, or Codex's `[projects."<root>"] trust_level = "trusted"`.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._record import field, record
 from ..errors import ConfigError
-from .keys import KEYS, Key
-from .layers import check_value, read_codex_config, read_env, read_repo_config
+from .codex_layers import CodexDocument, parse_overrides, project_layer, trusted_projects, user_layers
+from .keys import KEYS, KEYS_BY_NAME, Key
+from .layers import check_value, codex_layer_values, read_env, read_repo_config
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..exec.env import EnvPolicy
@@ -52,6 +53,10 @@ class Config:
     codex_home: Path = Path()
     codex_config_path: Path = Path()
     project_trusted: bool = False  # `[projects."<root>"] trust_level = "trusted"` in config.toml
+    profile: str | None = None  # `-p/--profile NAME`: $CODEX_HOME/NAME.config.toml is layered on config.toml
+    project_config_path: Path | None = None  # a trusted project's .codex/config.toml, when it was read
+    layers: list[str] = field(default_factory=list)  # the Codex layers read, lowest precedence first
+    bypass: bool = False  # --dangerously-bypass-approvals-and-sandbox
 
     def get(self, key: str) -> Any:
         return self.settings[key].value
@@ -72,6 +77,17 @@ class Config:
             protected_paths=protected,
         )
 
+
+    def rules_layers(self) -> list[tuple[Path, bool]]:
+        """Codex rules folders, lowest precedence first, each with whether its `allow` rules count:
+        `$CODEX_HOME/rules` always; the project's `.codex/rules` too, whose `allow` rules (and
+        host_executable entries) count only in a trusted project: an untrusted repository may add
+        `prompt`/`forbidden` rules, never take a command out of the sandbox (docs/security.md)."""
+        layers = [(self.codex_home / "rules", True)]
+        project = self.repo_root / ".codex" / "rules"
+        if not project.is_symlink():
+            layers.append((project, self.project_trusted))
+        return [(folder, allow) for folder, allow in layers if folder.is_dir()]
 
     def env_policy(self) -> EnvPolicy:
         """The effective `shell_environment_policy` (docs/configuration.md)."""
@@ -108,16 +124,19 @@ def find_repo_root(cwd: Path) -> tuple[Path, Path | None]:
 
 
 def _trusted(key: Key, flags: Mapping[str, Any] | None, env_values: dict[str, tuple[Any, str]],
-             codex_values: dict[str, Any], codex_path: Path) -> tuple[Setting, bool]:
-    """The value from the trusted layers only, and whether the user set it explicitly (flag or env)."""
+             codex_values: dict[str, tuple[Any, str]], overrides: dict[str, Any]) -> tuple[Setting, bool]:
+    """The value from the trusted layers only, and whether the user set it explicitly (flag, -c or env)."""
     name = key.name
     if flags and flags.get(name) is not None:
         return Setting(name, check_value(key, flags[name], "command line"), "flag"), True
+    if name in overrides:
+        return Setting(name, overrides[name], "flag:-c"), True
     if name in env_values:
         value, variable = env_values[name]
         return Setting(name, value, f"env:{variable}"), True
     if name in codex_values:
-        return Setting(name, codex_values[name], f"codex:{codex_path}"), False
+        value, where = codex_values[name]
+        return Setting(name, value, f"codex:{where}"), False
     default = list(key.default) if isinstance(key.default, list) else dict(key.default) \
         if isinstance(key.default, dict) else key.default
     return Setting(name, default, "default"), False
@@ -168,34 +187,36 @@ def load_config(
     cwd: Path | None = None,
     flags: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    *,
+    profile: str | None = None,
+    overrides: Sequence[str] = (),
 ) -> Config:
     """Resolve every setting for a command started in `cwd`.
 
-    `flags` holds only the options the user actually gave, keyed by setting name.
+    `flags` holds only the options the user actually gave, keyed by setting name;
+    `profile` is `-p NAME` and `overrides` the `-c key=value` items, as in Codex.
     """
     env = os.environ if env is None else env
     cwd = (cwd or Path.cwd()).resolve()
-    root_override = env.get("CODEX_ORCHESTRATOR_ROOT")
-    if root_override:
-        repo_root = Path(root_override).resolve()
-        if not repo_root.is_dir():
-            raise ConfigError(f"environment variable CODEX_ORCHESTRATOR_ROOT: {root_override!r} is not a directory")
-        repo_config_path = next(
-            (repo_root / name for name in REPO_CONFIG_NAMES if (repo_root / name).is_file()), None
-        )
-    else:
-        repo_root, repo_config_path = find_repo_root(cwd)
-
+    repo_root, repo_config_path = _repo(cwd, env)
     home = codex_home(env)
     codex_path = home / "config.toml"
-    codex_values, trusted_projects = read_codex_config(codex_path)
+    codex_docs, user_table = user_layers(home, profile)
+    trusted_projects_ = trusted_projects(user_table)
+    for layer in codex_docs[1:]:
+        trusted_projects_ |= trusted_projects(layer.table)
+    project_trusted = _project_trusted(trusted_projects_, repo_root, cwd)
+    project = project_layer(repo_root) if project_trusted else None
+    codex_values, project_notes = _codex_values(codex_docs, project)
+    override_values = codex_layer_values(parse_overrides(overrides, cwd), all_keys=True) if overrides else {}
     repo_values, document = read_repo_config(repo_config_path) if repo_config_path else ({}, {})
     env_values = read_env(env)
-    project_trusted = _project_trusted(trusted_projects, repo_root, cwd)
 
     settings: dict[str, Setting] = {}
     for key in KEYS:
-        trusted, explicit = _trusted(key, flags, env_values, codex_values, codex_path)
+        trusted, explicit = _trusted(key, flags, env_values, codex_values, override_values)
+        if key.name in project_notes:
+            trusted = Setting(key.name, trusted.value, trusted.source, project_notes[key.name])
         if key.name in repo_values and not explicit:
             repo = Setting(key.name, repo_values[key.name], f"repo:{repo_config_path}")
             settings[key.name] = _guard(key, repo, trusted, project_trusted=project_trusted)
@@ -203,8 +224,42 @@ def load_config(
             settings[key.name] = trusted
 
     _check_repo_writable_roots(settings, repo_root)
+    layers = [d.where for d in codex_docs] + ([project.where] if project else []) + (["-c"] if overrides else [])
     return Config(settings, repo_root, repo_config_path, document, home, codex_path,
-                  project_trusted=project_trusted)
+                  project_trusted=project_trusted, profile=profile,
+                  project_config_path=Path(project.where) if project else None, layers=layers)
+
+
+def _repo(cwd: Path, env: Mapping[str, str]) -> tuple[Path, Path | None]:
+    root_override = env.get("CODEX_ORCHESTRATOR_ROOT")
+    if not root_override:
+        return find_repo_root(cwd)
+    repo_root = Path(root_override).resolve()
+    if not repo_root.is_dir():
+        raise ConfigError(f"environment variable CODEX_ORCHESTRATOR_ROOT: {root_override!r} is not a directory")
+    return repo_root, next((repo_root / name for name in REPO_CONFIG_NAMES if (repo_root / name).is_file()), None)
+
+
+def _codex_values(documents: list[CodexDocument], project: CodexDocument | None) -> tuple[
+        dict[str, tuple[Any, str]], dict[str, str]]:
+    """{key: (value, file)} over the Codex layers, later layers winning; and notes for project keys refused.
+
+    A trusted project's `.codex/config.toml` is a Codex layer above the user's, but the keys that
+    could run code or send data outside the sandbox (`repo = "trusted"`) still come only from your
+    own files: a repository, even one you trust, does not choose them (stricter than Codex).
+    """
+    values: dict[str, tuple[Any, str]] = {}
+    notes: dict[str, str] = {}
+    for document in documents:
+        values.update({k: (v, document.where) for k, v in codex_layer_values(document).items()})
+    if project is not None:
+        for k, v in codex_layer_values(project).items():
+            if KEYS_BY_NAME[k].repo == "trusted":
+                notes[k] = (f"{project.where} asked for {v!r}; only your own config (flags, environment, "
+                            f"$CODEX_HOME) may set {k}: a repository could use it to run code outside the sandbox")
+                continue
+            values[k] = (v, project.where)
+    return values, notes
 
 
 def _check_repo_writable_roots(settings: dict[str, Setting], repo_root: Path) -> None:

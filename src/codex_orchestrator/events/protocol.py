@@ -48,15 +48,17 @@ class RunStart(TypedDict):
     parentLink: NotRequired[Literal["subpipeline", "parent-run"]]  # with parentRunId: how the run is linked
     parentTaskId: NotRequired[str]  # with parentRunId: the parent's task
     targetStageId: NotRequired[str]  # --target: the run ends after this stage
+    codexThreads: NotRequired[dict[str, str]]  # stage id -> Codex thread id, for a resumed run's codex stages
 
 
 class StageStart(TypedDict):
     stageId: str
     index: int
     title: str
-    kind: Literal["command", "subpipeline"]
+    kind: Literal["command", "subpipeline", "codex"]
     command: NotRequired[str]
     logPath: NotRequired[str]
+    threadId: NotRequired[str]  # a codex stage that continues its Codex thread (resume)
 
 
 class StageEnd(TypedDict):
@@ -67,6 +69,9 @@ class StageEnd(TypedDict):
     durationMs: float
     summary: str
     childRunId: NotRequired[str]
+    threadId: NotRequired[str]  # a codex stage: its Codex thread
+    structured: NotRequired[Any]  # a codex stage with outputSchema: its final message, parsed
+    validationErrors: NotRequired[list[str]]
 
 
 class ToolStart(TypedDict):
@@ -78,6 +83,8 @@ class ToolStart(TypedDict):
     approvalSource: str
     approvalKey: str  # sha256 of canonical argv + cwd + escalation; never the command's env
     stageId: NotRequired[str]
+    source: NotRequired[Literal["codex"]]  # run by Codex inside a codex stage, not by us
+    threadId: NotRequired[str]
 
 
 class ApprovalRequest(TypedDict):
@@ -145,6 +152,11 @@ class ToolComplete(TypedDict):
     stageId: NotRequired[str]
     message: NotRequired[str]
     ruleDowngrade: NotRequired[str]  # why a Codex `allow` rule did not take the command out of the sandbox
+    source: NotRequired[Literal["codex"]]  # a command or MCP call Codex made inside a codex stage
+    threadId: NotRequired[str]  # the Codex thread it belongs to
+    codexItemId: NotRequired[str]
+    command: NotRequired[str]  # as Codex reports it (`/bin/bash -lc '...'`, or `server/tool` for MCP)
+    outputTail: NotRequired[str]  # the last 2 KiB of its output
 
 
 class ExecBegin(TypedDict):
@@ -212,11 +224,21 @@ class SummaryOutputs(TypedDict):
     validationErrors: NotRequired[list[str]]
 
 
+class TokenUsage(TypedDict):
+    """Model tokens of the run's codex stages, summed over every turn (Codex's `turn.completed.usage`)."""
+
+    inputTokens: int
+    cachedInputTokens: int
+    outputTokens: int
+    reasoningOutputTokens: int
+
+
 class SummaryMetrics(TypedDict):
     latencyMs: float
     approvalsReused: int
     approvalsPrompted: int
     toolRuns: int
+    tokens: NotRequired[TokenUsage]  # present when a codex stage reported usage
 
 
 class RunSummary(TypedDict):
@@ -228,6 +250,15 @@ class RunSummary(TypedDict):
     stages: list[StageEnd]
     outputs: SummaryOutputs
     metrics: SummaryMetrics
+
+
+class CodexEvent(TypedDict):
+    """One line of `codex exec --json` from a codex stage, unchanged in `event` (docs/codex.md)."""
+
+    stageId: str
+    index: int
+    threadId: str | None  # None until Codex's `thread.started`
+    event: dict[str, Any]
 
 
 class RunError(TypedDict):
@@ -251,6 +282,7 @@ EVENT_TYPES: dict[str, type] = {
     "exec:begin": ExecBegin,
     "exec:chunk": ExecChunk,
     "exec:end": ExecEnd,
+    "codex:event": CodexEvent,
     "run:error": RunError,
     "run:summary": RunSummary,
 }

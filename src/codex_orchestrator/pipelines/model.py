@@ -1,7 +1,8 @@
 """Pipelines and stages: the records every other part of the tool reads.
 
 A repo config in the reference orchestrator's shape is parsed into these by
-`parse.py` (with `stageSets` expanded in place by `stage_sets.py`); the built-in
+`parse.py` (with `stageSets` expanded in place by `stage_sets.py`; our `{kind: "codex"}`
+stage by `codex_spec.py`, docs/codex.md); the built-in
 `diagnostics` pipeline builds them directly. A stage that came from a stage set
 remembers which (`origin`), so `plan` can say where each stage was written.
 """
@@ -49,7 +50,24 @@ class SubpipelineStage:
     kind: str = "subpipeline"
 
 
-Stage = CommandStage | SubpipelineStage
+@record(frozen=True)
+class CodexStage:
+    """Runs the Codex agent (`codex exec --json`) on `prompt` under our policy (docs/codex.md)."""
+
+    id: str
+    title: str
+    prompt: str
+    model: str | None = None
+    profile: str | None = None
+    output_schema: str | None = None  # repo-relative path of a JSON Schema for the final message
+    timeout: float | None = None
+    cwd: str | None = None
+    allow_failure: bool = False
+    origin: tuple[str, ...] = ()
+    kind: str = "codex"
+
+
+Stage = CommandStage | SubpipelineStage | CodexStage
 
 
 @record(frozen=True)

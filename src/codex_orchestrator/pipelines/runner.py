@@ -27,7 +27,7 @@ from ..tools.orchestrator import ToolOrchestrator
 from ..tools.outcome import cancel_detail, cancel_exit_code, finished_status
 from ..tools.outcome import exit_code as exit_code_of
 from ..tools.request import ToolRequest, ToolResult
-from .model import CommandStage, Pipeline, SubpipelineStage
+from .model import CodexStage, CommandStage, Pipeline, SubpipelineStage
 from .paths import FixedPaths
 from .registry import Registry
 
@@ -64,6 +64,7 @@ class PipelineRunner:
     _failure_code: int | None = None  # the exit code of the stage that failed the run
     _reused: int = 0
     _prompted: int = 0
+    _codex_bin: str | None = None  # found before the run starts when a stage needs it (codex/locate.py)
 
     # ------------------------------------------------------------------ entry points
 
@@ -74,12 +75,13 @@ class PipelineRunner:
             if self.target_stage is not None:
                 pipeline, target = pipeline.up_to(self.target_stage), self.target_stage
             self._paths = FixedPaths.for_pipeline(self.config, self.registry, pipeline, self.env)
+            self._preflight_codex(pipeline)
         else:
             link = ParentRef(parent.manifest.run_id, parent.manifest.task_id, "subpipeline")
         commands = [
-            CommandRecord(index=i, id=s.id, title=s.title, kind="command" if isinstance(s, CommandStage)
-                          else "subpipeline", command=s.command if isinstance(s, CommandStage) else None,
-                          status="pending", allow_failure=isinstance(s, CommandStage) and s.allow_failure)
+            CommandRecord(index=i, id=s.id, title=s.title, kind=s.kind,  # type: ignore[arg-type]
+                          command=s.command if isinstance(s, CommandStage) else None,
+                          status="pending", allow_failure=getattr(s, "allow_failure", False))
             for i, s in enumerate(pipeline.stages, start=1)
         ]
         run = ActiveRun.create(
@@ -106,6 +108,7 @@ class PipelineRunner:
                 f"(stages then: {', '.join(recorded)}); start a new run instead"
             )
         self._paths = FixedPaths.for_pipeline(self.config, self.registry, pipeline, self.env)
+        self._preflight_codex(pipeline)
         # Every stage may have succeeded already: the run was killed between its last stage and its
         # summary. Resuming it then only records the summary.
         first = next((i for i, c in enumerate(manifest["commands"]) if c["status"] != "succeeded"),
@@ -137,7 +140,7 @@ class PipelineRunner:
                 stage_ends.append(end)
                 if end["status"] == "cancelled" or self.cancel.cancelled:
                     break
-                if end["status"] == "failed" and not (isinstance(stage, CommandStage) and stage.allow_failure):
+                if end["status"] == "failed" and not getattr(stage, "allow_failure", False):
                     status, detail = "failed", f"stage {stage.id!r} failed: {end['summary']}"
                     break
         except BaseException as exc:  # record why, then let the CLI report it
@@ -170,10 +173,17 @@ class PipelineRunner:
         start: StageStart = {"stageId": stage.id, "index": index, "title": stage.title, "kind": stage.kind}
         if isinstance(stage, CommandStage):
             start["command"], start["logPath"] = stage.command, str(log_path)
+        elif isinstance(stage, CodexStage):
+            start["logPath"] = str(log_path)
+            thread_id = run.manifest.commands[index - 1].codex_thread_id
+            if thread_id:
+                start["threadId"] = thread_id
         run.bus.publish("stage:start", start)
         began = time.monotonic()
         if isinstance(stage, SubpipelineStage):
             end = self._run_subpipeline(run, stage, index)
+        elif isinstance(stage, CodexStage):
+            end = self._run_codex(run, orchestrator, stage, index, log_path)
         else:
             end = self._run_command(run, orchestrator, stage, index, log_path)
         end["durationMs"] = round((time.monotonic() - began) * 1000, 3)
@@ -204,6 +214,36 @@ class PipelineRunner:
             "stageId": stage.id, "index": index, "status": finished_status(result.status),
             "exitCode": result.exit_code, "durationMs": result.duration_ms, "summary": summary,
         }
+
+    def _preflight_codex(self, pipeline: Pipeline) -> None:
+        """Before anything runs: the codex program exists, and every codex stage's profile and outputSchema are
+        acceptable (exit 2 otherwise)."""
+        from ..codex.preflight import preflight
+
+        found = preflight(self.config, self.registry, pipeline, self.env)
+        if found is not None:
+            self._codex_bin = found
+
+    def _run_codex(self, run: ActiveRun, orchestrator: ToolOrchestrator, stage: CodexStage, index: int,
+                   log_path: Path) -> StageEnd:
+        from ..codex.invocation import bounds_from
+        from ..codex.stage import CodexStageRun
+
+        assert self._paths is not None and self._codex_bin is not None
+        cwd, moved = self._paths.check(run.manifest.pipeline.id, stage)
+        if moved is not None:
+            return {"stageId": stage.id, "index": index, "status": "failed", "exitCode": None, "durationMs": 0.0,
+                    "summary": moved}
+        bounds = bounds_from(self.config, writable_roots=self._paths.roots(run.manifest.pipeline.id, stage),
+                             cwd=cwd, env=self.env)
+        end, code = CodexStageRun(
+            config=self.config, run=run, orchestrator=orchestrator, stage=stage, index=index, cwd=cwd,
+            bounds=bounds, binary=self._codex_bin, env={**self.env, **run.stage_env(stage.id)}, cancel=self.cancel,
+            log_path=log_path,
+        ).execute()
+        if end["status"] == "failed" and not stage.allow_failure:
+            self._failure_code = code
+        return end
 
     def _run_subpipeline(self, run: ActiveRun, stage: SubpipelineStage, index: int) -> StageEnd:
         if stage.pipeline not in self.registry.pipelines and stage.optional:

@@ -3,7 +3,8 @@
 The keys are the reference orchestrator's (`kind`, `id`, `title`, `command`, `cwd`, `env`,
 `allowFailure`, `session`, `timeoutMs`, `summaryHint`; `pipeline`, `optional`), so an existing
 config works unchanged; `timeout`, `escalate`, `justification` and `retryOnExitCodes` are ours.
-`kind: "stage-set"` references are expanded before a stage gets here (stage_sets.py).
+`kind: "stage-set"` references are expanded before a stage gets here (stage_sets.py); our
+`kind: "codex"` stage is parsed by codex_spec.py (docs/codex.md).
 """
 
 from __future__ import annotations
@@ -17,19 +18,19 @@ COMMAND_KEYS = frozenset({"kind", "id", "title", "description", "command", "cwd"
                           "timeout", "timeoutMs", "summaryHint", "escalate", "justification", "retryOnExitCodes"})
 SUBPIPELINE_KEYS = frozenset({"kind", "id", "title", "description", "pipeline", "optional"})
 STAGE_SET_KEYS = frozenset({"kind", "ref"})
-KINDS = ("command", "subpipeline", "stage-set")
+KINDS = ("command", "subpipeline", "codex", "stage-set")
 
 
 def stage_kind(reader: Reader) -> str:
     kind: str = reader.get("kind", str, default="command")
     if kind not in KINDS:
-        raise reader.fail("kind", f"must be 'command', 'subpipeline' or 'stage-set', got {kind!r}"
+        raise reader.fail("kind", f"must be 'command', 'subpipeline', 'codex' or 'stage-set', got {kind!r}"
                                   f"{did_you_mean(kind, KINDS)}")
     return kind
 
 
 def parse_stage(reader: Reader, origin: tuple[str, ...] = ()) -> Stage:
-    """A command or subpipeline stage (the caller has dealt with stage-set references)."""
+    """A command, subpipeline or codex stage (the caller has dealt with stage-set references)."""
     kind = stage_kind(reader)
     stage_id = reader.get("id", str, required=True)
     title = reader.get("title", str, default=stage_id)
@@ -37,6 +38,10 @@ def parse_stage(reader: Reader, origin: tuple[str, ...] = ()) -> Stage:
         reader.check_keys(SUBPIPELINE_KEYS)
         return SubpipelineStage(stage_id, title, reader.get("pipeline", str, required=True),
                                 bool(reader.get("optional", bool, default=False)), origin)
+    if kind == "codex":
+        from .codex_spec import parse_codex_stage
+
+        return parse_codex_stage(reader, stage_id, title, origin)
     reader.check_keys(COMMAND_KEYS)
     codes = reader.get("retryOnExitCodes", list, default=[])
     if not all(isinstance(code, int) and not isinstance(code, bool) for code in codes):

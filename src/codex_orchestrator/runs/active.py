@@ -177,17 +177,20 @@ class ActiveRun:
 
     def start(self) -> None:
         m = self.manifest
-        payload: RunStart = {
+        start: RunStart = {
             "schemaVersion": SCHEMA_VERSION, "runId": m.run_id, "taskId": m.task_id, "pipelineId": m.pipeline.id,
             "manifest": str(self.paths.manifest), "artifactRoot": str(self.paths.run_dir),
             "parentRunId": m.parent_run_id, "approvalPolicy": m.approval_policy, "sandboxMode": m.sandbox_mode,
             "instructionsHash": m.instructions.hash if m.instructions else None,
         }
         if m.parent_run_id and m.parent_link and m.parent_task_id:
-            payload["parentLink"], payload["parentTaskId"] = m.parent_link, m.parent_task_id
+            start["parentLink"], start["parentTaskId"] = m.parent_link, m.parent_task_id
         if m.target_stage_id:
-            payload["targetStageId"] = m.target_stage_id
-        self.bus.publish("run:start", payload)
+            start["targetStageId"] = m.target_stage_id
+        threads = {c.id: c.codex_thread_id for c in m.commands if c.codex_thread_id}
+        if threads:
+            start["codexThreads"] = threads  # a resumed run's codex stages continue these
+        self.bus.publish("run:start", start)
         self.recorder.start_heartbeat()
 
     def summary(
@@ -208,7 +211,7 @@ class ActiveRun:
             "outputs": {"stdoutTail": "", "stderrTail": "", "truncated": False, "structured": None,
                         **(outputs or {})},  # type: ignore[typeddict-item]
             "metrics": {"latencyMs": latency, "approvalsReused": reused, "approvalsPrompted": prompted,
-                        "toolRuns": m.metrics.tool_runs},
+                        "toolRuns": m.metrics.tool_runs, **_tokens(m)},  # type: ignore[typeddict-item]
         }
 
     def record_error(self, exc: BaseException) -> tuple[str, int]:
@@ -244,3 +247,12 @@ class ActiveRun:
             with contextlib.suppress(StorageError):
                 self.bus.close()
             self.lock.release()
+
+
+def _tokens(m: Manifest) -> dict[str, Any]:
+    """`tokens` for run:summary.metrics when a codex stage reported usage (docs/codex.md)."""
+    u = m.metrics
+    if not (u.input_tokens or u.output_tokens or u.cached_input_tokens or u.reasoning_output_tokens):
+        return {}
+    return {"tokens": {"inputTokens": u.input_tokens, "cachedInputTokens": u.cached_input_tokens,
+                       "outputTokens": u.output_tokens, "reasoningOutputTokens": u.reasoning_output_tokens}}

@@ -33,7 +33,7 @@ class CommandRecord:
     index: int
     id: str
     title: str
-    kind: Literal["command", "subpipeline"]
+    kind: Literal["command", "subpipeline", "codex"]
     command: str | None
     status: StageStatus
     started_at: str | None = None
@@ -45,6 +45,18 @@ class CommandRecord:
     allow_failure: bool = False
     child_run_id: str | None = None
     tool_run_id: str | None = None
+    codex_thread_id: str | None = None  # a codex stage: the Codex thread it runs (and resume continues)
+
+
+@record
+class FileChangeRecord:
+    """A file a codex stage's agent changed (Codex's `file_change` item)."""
+
+    path: str  # relative to the repository when inside it
+    kind: Literal["add", "delete", "update"]
+    stage_id: str
+    thread_id: str | None
+    status: str  # completed | failed
 
 
 @record
@@ -89,6 +101,10 @@ class RunMetrics:
     tool_runs: int = 0
     retries: int = 0
     sandbox_denials: int = 0
+    input_tokens: int = 0  # summed over the codex stages' turns
+    cached_input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_output_tokens: int = 0
 
 
 @record
@@ -119,6 +135,7 @@ class Manifest:
     tool_runs: list[ToolComplete] = field(default_factory=list)
     child_runs: list[ChildRunRecord] = field(default_factory=list)
     resume_events: list[ResumeEvent] = field(default_factory=list)
+    files_changed: list[FileChangeRecord] = field(default_factory=list)
     instructions: InstructionsRecord | None = None
     metrics: RunMetrics = field(default_factory=RunMetrics)
     events_path: str = ""
@@ -137,6 +154,7 @@ class Manifest:
         values["commands"] = [CommandRecord(**record) for record in values.get("commands", [])]
         values["child_runs"] = [ChildRunRecord(**record) for record in values.get("child_runs", [])]
         values["resume_events"] = [ResumeEvent(**record) for record in values.get("resume_events", [])]
+        values["files_changed"] = [FileChangeRecord(**record) for record in values.get("files_changed", [])]
         values["metrics"] = RunMetrics(**values.get("metrics", {}))
         instructions = values.get("instructions")
         if instructions is not None:

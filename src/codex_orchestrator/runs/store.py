@@ -172,6 +172,7 @@ class RunStore:
 
 
 STATUSES = ("succeeded", "failed", "cancelled", "interrupted")
+TOKEN_KEYS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")  # codex stages
 
 
 def state_entry(manifest: dict[str, Any], manifest_path: Path) -> dict[str, Any]:
@@ -196,6 +197,7 @@ def metrics_record(manifest: dict[str, Any], latency_ms: float | None) -> dict[s
         "approvals_prompted": metrics.get("approvals_prompted", 0), "retries": metrics.get("retries", 0),
         "sandbox_denials": metrics.get("sandbox_denials", 0), "parent_run_id": manifest.get("parent_run_id"),
         "resumed": len(manifest.get("resume_events") or []),
+        **{name: metrics.get(name, 0) for name in TOKEN_KEYS},
     }
 
 
@@ -212,7 +214,7 @@ def _add_metrics(metrics: dict[str, Any], record: dict[str, Any]) -> None:
     totals["runs"] += 1
     status_key = str(record.get("status"))
     totals[status_key] = totals.get(status_key, 0) + 1
-    for key in ("approvals_reused", "approvals_prompted", "tool_runs", "retries", "sandbox_denials"):
+    for key in ("approvals_reused", "approvals_prompted", "tool_runs", "retries", "sandbox_denials", *TOKEN_KEYS):
         totals[key] = totals.get(key, 0) + int(record.get(key) or 0)
     runs: list[Any] = metrics["runs"]
     runs.append(record)
@@ -230,11 +232,16 @@ def _mark_interrupted(paths: RunPaths, runs: dict[str, Any]) -> None:
         other = RunPaths(paths.root, paths.task_id, run_id)
         if lock_held(other) is not False:
             continue
-        entry["status"] = "interrupted"
-        entry["status_detail"] = "no orchestrator process holds the run any more (it was killed or crashed)"
         try:
             manifest = read_manifest_dict(other)
         except (OSError, OrchestratorError):
+            manifest = None
+        if manifest is not None and manifest.get("status") in STATUSES:
+            entry.update(state_entry(manifest, other.manifest))  # a stale entry (power loss): the run ended
+            continue
+        entry["status"] = "interrupted"
+        entry["status_detail"] = "no orchestrator process holds the run any more (it was killed or crashed)"
+        if manifest is None:
             continue
         manifest["status"] = "interrupted"
         RunStore.append_metrics(other, metrics_record(manifest, None))
@@ -314,7 +321,9 @@ def _update_shared(paths: RunPaths, path: Path, update: Any, valid: Any, rebuild
             print(f"codex-orchestrator: warning: {path} was damaged; kept as {kept.name} and rebuilt from "
                   "the run manifests", file=sys.stderr)
             current = rebuild()
-        write_json_atomic(path, update(current), within=paths.root)
+        # state.json is not fsynced: it is a view of the (fsynced) manifests, rebuilt when missing or damaged
+        # and corrected from them when stale, so a power loss costs a rebuild, never a record (docs/manifest.md).
+        write_json_atomic(path, update(current), fsync=path != paths.state, within=paths.root)
 
 
 def _ignore_in_git(folder: Path, root: Path) -> None:
