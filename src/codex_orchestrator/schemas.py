@@ -152,7 +152,9 @@ def repo_config_schema() -> dict[str, Any]:
             "timeout": {"type": "number", "exclusiveMinimum": 0},
             "escalate": {"type": "boolean"}, "justification": {"type": "string"},
             "retryOnExitCodes": {"type": "array", "items": {"type": "integer"}},
+            "timeoutMs": {"type": "number", "exclusiveMinimum": 0}, "summaryHint": {"type": "string"},
         },
+        "not": {"required": ["timeout", "timeoutMs"]},
     }
     subpipeline_stage = {
         "type": "object", "required": ["kind", "id", "pipeline"], "additionalProperties": False,
@@ -168,13 +170,19 @@ def repo_config_schema() -> dict[str, Any]:
                        "outputSchema": {"type": "string"}, "cwd": {"type": "string"},
                        "timeout": {"type": "number", "exclusiveMinimum": 0}, "allowFailure": {"type": "boolean"}},
     }
+    stage_set_ref = {"type": "object", "required": ["kind", "ref"], "additionalProperties": False,
+                     "properties": {"kind": {"const": "stage-set"}, "ref": {"type": "string"}}}
+    stages = {"type": "array", "items": {"oneOf": [command_stage, subpipeline_stage, codex_stage, stage_set_ref]}}
+    properties["stageSets"] = {"type": "object", "additionalProperties": stages,
+                               "description": "Named lists of stages, used in place by {kind: stage-set, ref}."}
     properties["pipelines"] = {"type": "array", "items": {
         "type": "object", "required": ["id", "stages"], "additionalProperties": False,
         "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
-                       "guardrailsRequired": {"type": "boolean"},
-                       "stages": {"type": "array", "items": {"oneOf": [command_stage, subpipeline_stage,
-                                                                               codex_stage]}}}}}
+                       "tags": {"type": "array", "items": {"type": "string"}},
+                       "metadata": {"type": "object", "description": "Kept and shown by `plan`; never a setting."},
+                       "guardrailsRequired": {"type": "boolean"}, "stages": stages}}}
     properties["defaultPipeline"] = {"type": "string"}
+    properties["runtimeMode"] = {"enum": ["cli", "appserver"], "description": "The reference's; ignored here."}
     return {"$schema": DRAFT, "$id": BASE_ID + "repo-config.schema.json",
             "title": "codex.orchestrator.json", "type": "object", "properties": properties,
             "additionalProperties": False}

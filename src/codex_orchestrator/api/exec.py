@@ -81,7 +81,7 @@ class ExecOptions:
     escalate: bool = False
     justification: str | None = None
     output_schema: OutputSchema | None = None
-    parent_run_id: str | None = None
+    parent_run_id: str | None = None  # --parent-run: a run of this repository, any task (runs/lineage.py)
 
 
 @record
@@ -123,17 +123,22 @@ def run_exec(
     )
     record_ = CommandRecord(index=1, id="exec", title="exec", kind="command", command=request.display,
                             status="pending")
+    parent = None
+    if options.parent_run_id is not None:  # must be a run of this repository: checked before anything exists
+        from ..runs.lineage import resolve_parent
+
+        parent = resolve_parent(config.repo_root, options.parent_run_id)
     run = ActiveRun.create(
         config=config, task_id=options.task_id, pipeline=PipelineRef("exec", "exec", "exec"), cwd=options.cwd,
         commands=[record_], approval_policy=config.get("approval_policy"), sandbox_mode=config.get("sandbox_mode"),
-        subscribers=[*subscribers, *(observers.for_run() if observers else [])],
-        parent_run_id=options.parent_run_id, output_format=output_format,
+        subscribers=[*subscribers, *(observers.for_run() if observers else [])], parent=parent,
+        output_format=output_format,
     )
     orchestrator = ToolOrchestrator(config, run.bus, cancel=cancel, asker=asker, sequence=run.next_sequence,
                                     protected_paths=run.paths.protected, sessions=sessions,
                                     session_approvals=session_approvals)
     log_path = request.log_path = run.paths.command_log(1, "exec")
-    request.env = {**run.instructions_env, **options.env}
+    request.env = {**run.stage_env("exec"), **options.env}  # the run's variables (docs/exec.md), then --env
     if observers is not None:
         request.env = observers.child_env(request.env)
     # The stage is `running` in the very first manifest write (run:start), not after the first heartbeat.

@@ -79,10 +79,12 @@ def open_for_resume(config: Config, run_id: str, task_id: str | None, token: str
     if status == "succeeded":
         lock.release()
         return Resumable(paths, manifest, None)
+    from ..runs.lineage import is_subpipeline_child
+
     problem = None
     if manifest["pipeline"].get("source") == "exec":
         problem = f"run {run_id} is an `exec` run: only pipeline runs can be resumed; run the command again"
-    elif manifest.get("parent_run_id"):
+    elif is_subpipeline_child(manifest):  # a --parent-run link is not: that run is resumed on its own
         problem = f"run {run_id} is a child run; resume its parent {manifest['parent_run_id']} instead"
     if problem:
         lock.release()
@@ -118,6 +120,8 @@ def status_view(paths: RunPaths) -> dict[str, Any]:
         "started_at": manifest["started_at"], "updated_at": manifest["updated_at"],
         "completed_at": manifest.get("completed_at"), "heartbeat_at": manifest.get("heartbeat_at"),
         "manifest": str(paths.manifest),
+        "parent_run_id": manifest.get("parent_run_id"), "parent_task_id": manifest.get("parent_task_id"),
+        "parent_link": manifest.get("parent_link"), "target_stage_id": manifest.get("target_stage_id"),
         "stages": [{"id": c["id"], "status": c["status"], "exit_code": c["exit_code"], "summary": c["summary"],
                     **({"codex_thread_id": c["codex_thread_id"]} if c.get("codex_thread_id") else {})}
                    for c in manifest["commands"]],

@@ -94,6 +94,17 @@ BYPASS_WARNING = ("codex-orchestrator: warning: --dangerously-bypass-approvals-a
                   "without approval and without the sandbox")
 
 
+def add_parent_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--parent-run", metavar="RUN_ID",
+                        help="link this run to a parent run of this repository (any task): recorded in the "
+                             "manifest, run:start and status; `status --tree` shows the family")
+
+
+def add_target_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", "--target-stage", dest="target", metavar="STAGE_ID",
+                        help="only the pipeline's stages up to and including this one")
+
+
 def config_flags(args: argparse.Namespace) -> dict[str, Any]:
     flags: dict[str, Any] = {}
     if getattr(args, "bypass", False):

@@ -10,7 +10,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import add_codex_options, add_policy_options, add_task_option, add_telemetry_options, seconds
+from .common import (
+    add_codex_options,
+    add_parent_option,
+    add_policy_options,
+    add_task_option,
+    add_telemetry_options,
+    seconds,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..api.exec import OutputSchema
@@ -33,6 +40,7 @@ examples:
   codex-orchestrator exec --format summary --output-schema schema.json -- ./report.py
   codex-orchestrator exec -p ci -c sandbox_workspace_write.network_access=true -- npm ci
   codex-orchestrator exec --otel-endpoint http://localhost:4318 -- make test
+  codex-orchestrator exec --parent-run "$CODEX_ORCHESTRATOR_RUN_ID" -- make docs   (from inside a stage)
   echo '{"type":"approval:response","requestId":"...","decision":"approved"}' | \\
       codex-orchestrator exec --approvals stdin --approval-policy on-failure -- ./deploy.sh
 
@@ -68,6 +76,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="stdout must be JSON valid against this JSON Schema; it goes to outputs.structured")
     p.add_argument("--escalate", action="store_true", help="ask to run outside the sandbox (needs approval)")
     p.add_argument("--justification", help="why --escalate is needed (shown in the approval request)")
+    add_parent_option(p)
     add_policy_options(p)
     add_codex_options(p)
     add_telemetry_options(p)
@@ -162,7 +171,7 @@ def _run_with(args: argparse.Namespace, command: list[str] | str, env: dict[str,
     options = ExecOptions(
         command=command, cwd=cwd, task_id=task_id(args, config), env=env, timeout=args.timeout,
         session=args.session, pty=bool(args.pty), escalate=args.escalate, justification=args.justification,
-        output_schema=validator,
+        output_schema=validator, parent_run_id=args.parent_run,
     )
     report = run_exec(options, config=config, cancel=cancel, asker=choose_asker(args.approvals),
                       subscribers=subscribers, observers=observed, output_format=fmt)

@@ -110,5 +110,5 @@ KEYS: tuple[Key, ...] = (
 )
 
 KEYS_BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}
-# Top-level keys of the repo config that are not settings.
-REPO_ONLY_KEYS = ("$schema", "pipelines", "defaultPipeline")
+# Top-level keys of the repo config that are not settings (pipelines/parse.py reads them).
+REPO_ONLY_KEYS = ("$schema", "pipelines", "defaultPipeline", "stageSets", "runtimeMode")

@@ -95,17 +95,28 @@ def _flatten(table: Mapping[str, Any], where: str, *, strict: bool) -> dict[str,
                 key = KEYS_BY_NAME.get(dotted)
                 if key is None:
                     if strict:
-                        raise ConfigError(f"{where}: unknown key {dotted!r}")
+                        raise ConfigError(f"{where}: unknown key {dotted!r}{_did_you_mean(dotted)}")
                     continue
                 values[dotted] = check_value(key, subvalue, where)
             continue
         key = KEYS_BY_NAME.get(name)
         if key is None:
             if strict and name not in REPO_ONLY_KEYS:
-                raise ConfigError(f"{where}: unknown key {name!r}")
+                raise ConfigError(f"{where}: unknown key {name!r}{_did_you_mean(name)}")
             continue
         values[name] = check_value(key, value, where)
     return values
+
+
+def _did_you_mean(name: str) -> str:
+    """` (did you mean 'stageSets'?)` for a key one typo away from a known one; only loaded on error."""
+    from ..suggest import did_you_mean
+
+    if "." in name:
+        candidates = [key.name for key in KEYS if key.name.startswith(name.split(".")[0] + ".")]
+    else:
+        candidates = [key.name.split(".")[0] for key in KEYS] + list(REPO_ONLY_KEYS)
+    return did_you_mean(name, candidates)
 
 
 def read_repo_config(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:

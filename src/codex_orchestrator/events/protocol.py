@@ -45,6 +45,9 @@ class RunStart(TypedDict):
     approvalPolicy: str
     sandboxMode: str
     instructionsHash: str | None
+    parentLink: NotRequired[Literal["subpipeline", "parent-run"]]  # with parentRunId: how the run is linked
+    parentTaskId: NotRequired[str]  # with parentRunId: the parent's task
+    targetStageId: NotRequired[str]  # --target: the run ends after this stage
     codexThreads: NotRequired[dict[str, str]]  # stage id -> Codex thread id, for a resumed run's codex stages
 
 

@@ -14,7 +14,8 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import CodexStage, _Reader
+    from .model import CodexStage
+    from .reader import Reader
 
 CODEX_KEYS = {"kind", "id", "title", "prompt", "model", "profile", "outputSchema", "timeout", "cwd",
               "allowFailure", "description"}
@@ -23,7 +24,7 @@ PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 MAX_PROMPT_CHARS = 100_000  # the prompt travels as one argument (the kernel allows 128 KiB)
 
 
-def parse_codex_stage(reader: _Reader, stage_id: str, title: str) -> CodexStage:
+def parse_codex_stage(reader: Reader, stage_id: str, title: str, origin: tuple[str, ...] = ()) -> CodexStage:
     from .model import CodexStage
 
     if "env" in reader.value:
@@ -48,5 +49,5 @@ def parse_codex_stage(reader: _Reader, stage_id: str, title: str) -> CodexStage:
     return CodexStage(
         id=stage_id, title=title, prompt=prompt, model=model, profile=profile, output_schema=schema,
         timeout=float(timeout) if timeout is not None else None, cwd=reader.get("cwd", str),
-        allow_failure=reader.get("allowFailure", bool, default=False),
+        allow_failure=reader.get("allowFailure", bool, default=False), origin=origin,
     )

@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from ..events.bus import Subscriber
 from ..events.protocol import RunStatus, StageEnd, StageStart
 from ..runs.active import ActiveRun
+from ..runs.lineage import ParentRef
 from ..runs.lock import RunLock
 from ..runs.manifest import ChildRunRecord, CommandRecord, PipelineRef
 from ..runs.store import RunPaths
@@ -59,6 +60,8 @@ class PipelineRunner:
     sessions: ExecSessionManager | None = None
     output_format: str | None = None  # jsonl | json | text, recorded in the run's metrics (JSONL adoption)
     observers: Observers | None = None  # telemetry and notifications: subscribed to every run, child runs too
+    parent_run: ParentRef | None = None  # --parent-run: the top-level run's parent
+    target_stage: str | None = None  # --target: the top-level run ends after this stage
     _session_approvals: set[str] = field(default_factory=set)
     _paths: FixedPaths | None = None  # every stage's cwd and writable roots, fixed when the run starts
     _failure_code: int | None = None  # the exit code of the stage that failed the run
@@ -70,9 +73,14 @@ class PipelineRunner:
 
     def start(self, pipeline: Pipeline, *, parent: ActiveRun | None = None, stage_id: str | None = None) -> RunOutcome:
         self.registry.check_references(pipeline.id)
+        link, target = self.parent_run, None
         if parent is None:
+            if self.target_stage is not None:
+                pipeline, target = pipeline.up_to(self.target_stage), self.target_stage
             self._paths = FixedPaths.for_pipeline(self.config, self.registry, pipeline, self.env)
             self._preflight_codex(pipeline)
+        else:
+            link = ParentRef(parent.manifest.run_id, parent.manifest.task_id, "subpipeline")
         commands = [
             CommandRecord(index=i, id=s.id, title=s.title, kind=s.kind,  # type: ignore[arg-type]
                           command=s.command if isinstance(s, CommandStage) else None,
@@ -83,7 +91,7 @@ class PipelineRunner:
             config=self.config, task_id=self.task_id, pipeline=PipelineRef(pipeline.id, pipeline.title,
                                                                             pipeline.source),
             cwd=self.config.repo_root, commands=commands, approval_policy=self.approval_policy,
-            sandbox_mode=self.sandbox_mode, parent_run_id=parent.manifest.run_id if parent else None,
+            sandbox_mode=self.sandbox_mode, parent=link, target_stage_id=target,
             subscribers=self._subscribers(child=parent is not None), output_format=self.output_format,
         )
         if parent is not None and stage_id is not None:
@@ -93,6 +101,9 @@ class PipelineRunner:
 
     def resume(self, paths: RunPaths, manifest: dict[str, Any], lock: RunLock) -> RunOutcome:
         pipeline = self.registry.get(manifest["pipeline"]["id"])
+        target = manifest.get("target_stage_id")
+        if target and target in [s.id for s in pipeline.stages]:
+            pipeline = pipeline.up_to(target)  # a run started with --target resumes as far as its target
         recorded = [c["id"] for c in manifest["commands"]]
         if recorded != [s.id for s in pipeline.stages]:
             raise ConfigError(
@@ -107,7 +118,7 @@ class PipelineRunner:
                      len(pipeline.stages))
         from_stage = pipeline.stages[first].id if first < len(pipeline.stages) else None
         run = ActiveRun.reopen(paths, self.config, from_stage=from_stage, reason="resume", lock=lock,
-                               subscribers=self._subscribers(child=False))
+                               subscribers=self._subscribers(child=False), parent=self.parent_run)
         return self._execute(run, pipeline, first)
 
     # ------------------------------------------------------------------ the loop
@@ -190,10 +201,10 @@ class PipelineRunner:
         if moved is not None:
             return {"stageId": stage.id, "index": index, "status": "failed", "exitCode": None, "durationMs": 0.0,
                     "summary": moved}
-        env: Any = {**run.instructions_env, **stage.env}
+        stage_env: Any = {**run.stage_env(stage.id), **stage.env}
         request = ToolRequest(
             tool="stage", command=stage.command, cwd=cwd,
-            env=self.observers.child_env(env) if self.observers else env,
+            env=self.observers.child_env(stage_env) if self.observers else stage_env,
             escalate=stage.escalate, justification=stage.justification, timeout=stage.timeout,
             retry_on_exit_codes=stage.retry_on_exit_codes, log_path=log_path, stage_id=stage.id,
             pty=stage.session is not None, session_id=stage.session.id if stage.session else None,
@@ -202,10 +213,11 @@ class PipelineRunner:
         result = orchestrator.invoke(request)
         if result.status != "succeeded" and not stage.allow_failure:
             self._failure_code = exit_code_of(result, self.cancel.signum)
+        # As in the reference: a stage that succeeds is summed up by its summaryHint when it has one.
+        summary = stage.summary_hint if result.ok and stage.summary_hint else _stage_summary(result)
         return {
             "stageId": stage.id, "index": index, "status": finished_status(result.status),
-            "exitCode": result.exit_code, "durationMs": result.duration_ms,
-            "summary": _stage_summary(result),
+            "exitCode": result.exit_code, "durationMs": result.duration_ms, "summary": summary,
         }
 
     def _preflight_codex(self, pipeline: Pipeline) -> None:
@@ -231,7 +243,8 @@ class PipelineRunner:
                              cwd=cwd, env=self.env)
         end, code = CodexStageRun(
             config=self.config, run=run, orchestrator=orchestrator, stage=stage, index=index, cwd=cwd,
-            bounds=bounds, binary=self._codex_bin, env=self.env, cancel=self.cancel, log_path=log_path,
+            bounds=bounds, binary=self._codex_bin, env={**self.env, **run.stage_env(stage.id)}, cancel=self.cancel,
+            log_path=log_path,
         ).execute()
         if end["status"] == "failed" and not stage.allow_failure:
             self._failure_code = code

@@ -25,6 +25,7 @@ from ..events.bus import EventBus, Subscriber, utc_timestamp
 from ..events.protocol import SCHEMA_VERSION, RunError, RunStart, RunStatus, RunSummary
 from ..events.sinks import JsonlFileSink
 from .ids import new_run_id
+from .lineage import ParentRef
 from .lock import RunLock
 from .manifest import (
     CommandRecord,
@@ -78,7 +79,8 @@ class ActiveRun:
         commands: list[CommandRecord],
         approval_policy: str,
         sandbox_mode: str,
-        parent_run_id: str | None = None,
+        parent: ParentRef | None = None,
+        target_stage_id: str | None = None,
         subscribers: Iterable[Subscriber] = (),
         with_instructions: bool = True,
         output_format: str | None = None,
@@ -88,12 +90,14 @@ class ActiveRun:
         now = utc_timestamp()
         manifest = Manifest(
             task_id=task_id, run_id=paths.run_id, pipeline=pipeline, approval_policy=approval_policy,
-            sandbox_mode=sandbox_mode, started_at=now, updated_at=now, parent_run_id=parent_run_id,
+            sandbox_mode=sandbox_mode, started_at=now, updated_at=now, target_stage_id=target_stage_id,
             cwd=str(cwd), config_sources=config.sources(), commands=commands,
             events_path=str(paths.events),
             heartbeat_interval_seconds=float(config.get("heartbeat_interval_seconds")),
         )
         manifest.metrics.output_format = output_format
+        if parent is not None:
+            parent.link(manifest)
         lock = store.create(paths, manifest.to_dict())
         run = cls._attach(paths, manifest, config, subscribers, lock)
         if with_instructions:
@@ -103,13 +107,16 @@ class ActiveRun:
     @classmethod
     def reopen(
         cls, paths: RunPaths, config: Config, *, from_stage: str | None, reason: str, lock: RunLock,
-        subscribers: Iterable[Subscriber] = (),
+        subscribers: Iterable[Subscriber] = (), parent: ParentRef | None = None,
     ) -> ActiveRun:
-        """Continue a run whose lock the caller holds (taken before it read the manifest to decide)."""
+        """Continue a run whose lock the caller holds (taken before it read the manifest to decide).
+        `parent` (resume --parent-run) links a run that has no parent yet."""
         from .._files import sweep_temps
 
         sweep_temps(paths.run_dir, within=paths.root)  # what a kill -9 of the last process left behind
         manifest = Manifest.from_dict(read_manifest_dict(paths))
+        if parent is not None:
+            parent.link(manifest)
         manifest.resume_events.append(
             ResumeEvent(utc_timestamp(), from_stage, reason, manifest.status, os.getpid())
         )
@@ -168,6 +175,30 @@ class ActiveRun:
             path=path,
         )
 
+    def stage_env(self, stage_id: str) -> dict[str, str]:
+        """The variables every command of this run gets (docs/exec.md, "The run's variables"): the
+        reference orchestrator's names, so scripts written for it work unchanged, and ours. They are
+        added after `shell_environment_policy` (they are the run's facts, not the user's environment);
+        a stage's own `env` and `exec --env` still win, as in the reference. The paths are for reading:
+        the run store is read-only inside the sandbox."""
+        m, paths = self.manifest, self.paths
+        env = {
+            "MCP_RUNNER_TASK_ID": m.task_id,
+            "CODEX_ORCHESTRATOR_TASK_ID": m.task_id,
+            "CODEX_ORCHESTRATOR_RUN_ID": m.run_id,
+            "CODEX_ORCHESTRATOR_PIPELINE_ID": m.pipeline.id,
+            "CODEX_ORCHESTRATOR_MANIFEST_PATH": str(paths.manifest),
+            "CODEX_ORCHESTRATOR_RUN_DIR": str(paths.run_dir),
+            "CODEX_ORCHESTRATOR_RUNS_DIR": str(paths.root / ".runs"),
+            "CODEX_ORCHESTRATOR_OUT_DIR": str(paths.root / "out"),
+            "CODEX_ORCHESTRATOR_ROOT": str(paths.root),
+            "CODEX_ORCHESTRATOR_STAGE_ID": stage_id,
+            # Always set (empty without a parent), so a nested run never shows its caller's parent.
+            "CODEX_ORCHESTRATOR_PARENT_RUN_ID": m.parent_run_id or "",
+        }
+        env.update(self.instructions_env)  # CODEX_ORCHESTRATOR_INSTRUCTIONS_FILE, when there is guidance
+        return env
+
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
@@ -178,6 +209,10 @@ class ActiveRun:
             "parentRunId": m.parent_run_id, "approvalPolicy": m.approval_policy, "sandboxMode": m.sandbox_mode,
             "instructionsHash": m.instructions.hash if m.instructions else None,
         }
+        if m.parent_run_id and m.parent_link and m.parent_task_id:
+            start["parentLink"], start["parentTaskId"] = m.parent_link, m.parent_task_id
+        if m.target_stage_id:
+            start["targetStageId"] = m.target_stage_id
         threads = {c.id: c.codex_thread_id for c in m.commands if c.codex_thread_id}
         if threads:
             start["codexThreads"] = threads  # a resumed run's codex stages continue these

@@ -14,6 +14,9 @@ from .._record import asdict, field, fields, record
 from ..events.protocol import RunStatus, StageStatus, ToolComplete
 
 MANIFEST_VERSION = 1
+# How a run is linked to its parent: it is the child run of a subpipeline stage, or it was started
+# (or resumed) with --parent-run. Only a subpipeline's child run is resumed through its parent.
+ParentLink = Literal["subpipeline", "parent-run"]
 
 
 @record
@@ -129,6 +132,9 @@ class Manifest:
     updated_at: str
     version: int = MANIFEST_VERSION
     parent_run_id: str | None = None
+    parent_link: ParentLink | None = None  # None for a run without a parent
+    parent_task_id: str | None = None  # the parent's task: a --parent-run parent may be another task's run
+    target_stage_id: str | None = None  # --target: the run ends after this stage (resume keeps it)
     status: RunStatus = "queued"
     status_detail: str | None = None
     completed_at: str | None = None

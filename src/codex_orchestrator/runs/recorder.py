@@ -92,6 +92,7 @@ class ManifestRecorder:
                 record.status = "running"
                 record.started_at = event["timestamp"]
                 record.completed_at = record.exit_code = record.summary = None
+                record.log_path = payload.get("logPath", record.log_path)  # a command stage's raw output
             elif type_ == "stage:end":
                 record = m.commands[payload["index"] - 1]
                 record.status = payload["status"]

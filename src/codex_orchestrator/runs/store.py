@@ -127,14 +127,17 @@ class RunStore:
         raise NotFoundError(f"run {run_id} not found under {self.root / '.runs'}")
 
     def latest(self, task_id: str) -> RunPaths:
-        """The task's most recent top-level run (a subpipeline's child run is not one)."""
+        """The task's most recent top-level run (a subpipeline's child run is not one; a run linked with
+        --parent-run is)."""
+        from .lineage import is_subpipeline_child
+
         cli_dir = self.root / ".runs" / validate_task_id(task_id) / "cli"
         runs = sorted((p.name for p in cli_dir.iterdir() if not p.name.startswith(".")), reverse=True) \
             if cli_dir.is_dir() else []
         for run_id in runs:
             paths = RunPaths(self.root, task_id, run_id)
             try:
-                if read_manifest_dict(paths).get("parent_run_id") is None:
+                if not is_subpipeline_child(read_manifest_dict(paths)):
                     return paths
             except NotFoundError:
                 continue  # a run dir whose manifest is not written yet

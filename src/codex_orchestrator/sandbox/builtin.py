@@ -91,8 +91,13 @@ def _rules(layout: FsLayout) -> list[landlock.Rule]:
     return rules
 
 
-def _remount_flags(path: Path) -> int:
-    flags = os.statvfs(path).f_flag
+def _remount_flags(path: Path) -> int | None:
+    """The read-only remount flags for `path`; None when it vanished since the layout was made (another
+    process removed it): there is then nothing there to protect."""
+    try:
+        flags = os.statvfs(path).f_flag
+    except FileNotFoundError:
+        return None
     return MS_REMOUNT | MS_BIND | MS_RDONLY | sum(ms for st, ms in _LOCKED_FLAGS if flags & st)
 
 
@@ -115,7 +120,8 @@ class Confinement:
         self._private = True
         self._shm_writable = bool(layout.writable)
         self._max_fd = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024
-        self._binds = [(bytes(path), _remount_flags(path)) for path in layout.read_only]
+        self._binds = [(bytes(path), flags) for path in layout.read_only
+                       if (flags := _remount_flags(path)) is not None]
         # struct ifreq: the interface name, then ifr_flags (a short) in a 24-byte union.
         ifreq = b"lo".ljust(16, b"\0") + (IFF_UP | IFF_LOOPBACK).to_bytes(2, sys.byteorder)
         self._ifreq = ctypes.create_string_buffer(ifreq, 40)

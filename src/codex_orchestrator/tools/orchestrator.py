@@ -391,11 +391,13 @@ class ToolOrchestrator:
         def confine(argv: Sequence[str], pty: bool) -> SandboxedSpawn | None:
             return self._prepare(list(argv), call.cwd, mode, sandboxed, pty=pty)
 
+        env = child_env(self.command_env, request.env, pty=request.pty,  # Codex's CODEX_SANDBOX_NETWORK_DISABLED=1
+                        network_disabled=sandboxed and self.config.sandbox_policy(mode=mode).network_blocked)
+        if "CODEX_ORCHESTRATOR_ATTEMPT" not in request.env:  # 1, then 2... on a retry (docs/exec.md)
+            env["CODEX_ORCHESTRATOR_ATTEMPT"] = str(len(call.attempts) + 1)
         return Attempt(
             argv=request.argv, display=request.display, cwd=call.cwd,
-            env=child_env(self.command_env, request.env, pty=request.pty,  # Codex's CODEX_SANDBOX_NETWORK_DISABLED=1
-                          network_disabled=sandboxed and self.config.sandbox_policy(mode=mode).network_blocked),
-            confine=confine, on_chunk=on_chunk,
+            env=env, confine=confine, on_chunk=on_chunk,
             log=log, limit=limit, cancel=call.cancel, timeout=request.timeout,
             session_id=request.session_id if in_session else None,
             fresh_session=in_session and not request.session_reuse, yield_ms=request.metadata.get("yield_ms"),
