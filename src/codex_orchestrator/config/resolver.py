@@ -272,7 +272,7 @@ def _codex_values(documents: list[CodexDocument], project: CodexDocument | None)
         values.update({k: (v, document.where) for k, v in codex_layer_values(document).items()})
     if project is not None:
         for k, v in codex_layer_values(project).items():
-            if KEYS_BY_NAME[k].repo == "trusted":
+            if KEYS_BY_NAME[k].repo in ("trusted", "never"):
                 notes[k] = (f"{project.where} asked for {v!r}; only your own config (flags, environment, "
                             f"$CODEX_HOME) may set {k}: a repository could use it to run code outside the sandbox")
                 continue
