@@ -112,6 +112,18 @@ def test_the_budget_cuts_the_tail_at_a_character_boundary(repo: Path, home: Path
     )
 
 
+def test_the_budget_counts_the_bytes_as_stored(repo: Path, load: Load) -> None:
+    """As Codex counts them: a BOM and invalid bytes cost what they take on disk (3 and 1 bytes),
+    not what their decoded text would take (0 and 3); see tests/parity/test_agents_md_diff.py."""
+    write(repo / "AGENTS.md", b"\xef\xbb\xbfbad \xff\xfe!\n")  # 3 + 4 + 2 + 2 = 11 bytes
+    write(repo / "sub" / "AGENTS.md", "0123456789\n")
+    result = load(repo / "sub", max_bytes=11 + 4)
+    assert "bad \ufffd\ufffd!\n\n<!-- AGENTS.md: sub/AGENTS.md (repo) -->\n0123\n" in result.text
+    assert "\ufeff" not in result.text
+    cut_inside_the_bom = load(repo, max_bytes=2)
+    assert cut_inside_the_bom.text == "" and cut_inside_the_bom.sources[0].truncated
+
+
 def test_files_within_the_budget_are_untouched(repo: Path, load: Load) -> None:
     write(repo / "AGENTS.md", "abcd\n")
     result = load(repo, max_bytes=5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +26,8 @@ def load_instructions(
     """The guidance that applies to work started in `cwd`.
 
     `max_bytes` (Codex's `project_doc_max_bytes`) caps the repository and project
-    files together, counted as UTF-8 bytes of their text in composition order: the
+    files together, counted as Codex counts them, in bytes of the files as stored
+    (a byte-order mark and invalid UTF-8 bytes included), in composition order: the
     file that crosses it is cut at a character boundary and later files are left
     out, each with a warning. 0 turns repository and project files off. The global
     file is the user's own and is neither counted nor cut.
@@ -49,15 +51,13 @@ def load_instructions(
         text = document.text
         truncated = False
         if document.scope != "global":
-            encoded = text.encode("utf-8")
-            if len(encoded) > remaining:
+            size = len(document.data)
+            if size > remaining:
                 truncated = True
-                # The cut may split a character; "ignore" drops only that partial tail.
-                text = encoded[:remaining].decode("utf-8", "ignore")
-                kept = len(text.encode("utf-8"))
+                text, kept = _cut(document.data, remaining)
                 if text.strip():
                     warnings.append(
-                        f"{document.path}: truncated to {kept} of {len(encoded)} bytes: the "
+                        f"{document.path}: truncated to {kept} of {size} bytes: the "
                         f"project_doc_max_bytes budget ({max_bytes}) is used up"
                     )
                 else:
@@ -67,7 +67,7 @@ def load_instructions(
                     )
             # A cut inside a character leaves a byte or three unused; they stay unused, so
             # that a later short file cannot slip in after a cut one.
-            remaining = 0 if truncated else remaining - len(encoded)
+            remaining = 0 if truncated else remaining - size
         sources.append(
             InstructionSource(
                 path=str(document.path),
@@ -85,3 +85,16 @@ def load_instructions(
     warnings.extend(compose_warnings)
     digest = sha256(composed.encode("utf-8")).hexdigest()
     return InstructionSet(composed, f"sha256:{digest}", tuple(sources), tuple(warnings))
+
+
+def _cut(data: bytes, limit: int) -> tuple[str, int]:
+    """The text of the first `limit` bytes of a file, and how many of them it keeps.
+
+    Codex cuts the bytes and decodes them lossily, so a cut inside a character shows
+    up as U+FFFD; here the incomplete character at the end is dropped instead (its
+    bytes are not kept), while invalid bytes earlier on are replaced as in the whole file.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    text = decoder.decode(data[:limit], final=False)
+    pending, _ = decoder.getstate()
+    return text.removeprefix("\ufeff"), limit - len(pending)
