@@ -1,0 +1,71 @@
+// PTY sessions live as long as the server: state persists across run() calls.
+
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import { AbortError, Orchestrator } from '../dist/index.js';
+import { CLI, eventually, workspace } from './helpers.mjs';
+
+function server(t) {
+  const ws = workspace(t);
+  const orch = new Orchestrator({ cliPath: CLI, cwd: ws.dir, env: ws.env });
+  t.after(() => orch.close());
+  return { ws, orch };
+}
+
+const output = (r) => r.summary.outputs.stdoutTail;
+
+test('cd and variables persist across run() calls', async (t) => {
+  const { ws, orch } = server(t);
+  mkdirSync(join(ws.dir, 'web'));
+  const s = await orch.openSession();
+  assert.ok(s.id);
+  const first = await s.run('cd web && export GREETING=hello');
+  assert.equal(first.exitCode, 0);
+  assert.equal(first.running, false);
+  const second = await s.run('pwd; echo "$GREETING"');
+  assert.equal(second.exitCode, 0);
+  assert.match(output(second), /\/web\r?\n/);
+  assert.match(output(second), /hello/);
+  const failed = await s.run('false');
+  assert.equal(failed.exitCode, 1);
+  assert.equal(failed.status, 'failed');
+  const listed = await orch.listSessions();
+  assert.ok(listed.some((info) => info.sessionId === s.id));
+  assert.equal(await s.close(), true);
+  assert.ok(!(await orch.listSessions()).some((info) => info.sessionId === s.id));
+});
+
+test('two sessions are independent', async (t) => {
+  const { orch } = server(t);
+  const a = await orch.openSession();
+  const b = await orch.openSession();
+  await a.run('export WHO=a');
+  await b.run('export WHO=b');
+  assert.match(output(await a.run('echo "who=$WHO"')), /who=a/);
+  assert.match(output(await b.run('echo "who=$WHO"')), /who=b/);
+});
+
+test('write and poll drive an interactive command', async (t) => {
+  const { orch } = server(t);
+  const s = await orch.openSession();
+  const started = await s.run('read -r NAME; echo "got $NAME"', { yieldMs: 200 });
+  assert.equal(started.running, true);
+  await s.write('world\n', { yieldMs: 100 });
+  const text = await eventually(async () => {
+    const polled = await s.poll({ yieldMs: 100 });
+    return /got world/.test(polled.output) ? polled.output : null;
+  }, 10000, 'the answer');
+  assert.match(text, /got world/);
+});
+
+test('abort stops a session command; the session stays usable', async (t) => {
+  const { orch } = server(t);
+  const s = await orch.openSession();
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 300);
+  await assert.rejects(s.run('sleep 30', { signal: controller.signal }), AbortError);
+  assert.match(output(await s.run('echo still-here')), /still-here/);
+});
