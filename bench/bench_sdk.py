@@ -77,7 +77,8 @@ def main() -> None:
     if not args.no_reference and (REFERENCE / "dist").exists():
         reference = {"module": str(REFERENCE / "dist" / "packages" / "sdk-node" / "src" / "orchestrator.js"),
                      "cli": str(REFERENCE.parents[1] / ".bin" / "codex-orchestrator")}
-    config = {"sdk": str(sdk), "cli": CLI, "cwd": str(project), "env": env, "runs": args.runs,
+    cli = os.environ.get("CODEX_ORCHESTRATOR_CLI", CLI)  # to measure another build of the CLI
+    config = {"sdk": str(sdk), "cli": cli, "cwd": str(project), "env": env, "runs": args.runs,
               "referenceRuns": args.reference_runs, "reference": reference, "rssExecs": args.rss_execs,
               "sessionSandbox": args.session_sandbox}
     node_env = {k: v for k, v in os.environ.items() if k != "CI"}

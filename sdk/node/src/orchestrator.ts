@@ -132,20 +132,30 @@ export class Orchestrator {
 
   /** The running server, started (again, after a crash) when needed. */
   private async connect(): Promise<Connection> {
-    if (this.closed) throw new UsageError('this Orchestrator is closed');
-    if (this.live?.dead) this.connection = null;
-    if (!this.connection) {
-      const opening = Connection.open(this.cli).then(async (connection) => {
-        connection.closed.then(() => { if (this.live === connection) this.live = null; }, () => undefined);
-        this.info = await request<ServerInfo>(connection, 'initialize',
-          { clientInfo: { name: 'codex-orchestrator-sdk', version: '0.1.0' } });
-        this.live = connection;
-        return connection;
-      });
-      this.connection = opening;
-      opening.catch(() => { if (this.connection === opening) this.connection = null; });
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed) throw new UsageError('this Orchestrator is closed');
+      if (!this.connection) this.connection = this.open();
+      const opening = this.connection;
+      const connection = await opening;
+      if (!connection.dead || attempt > 0) return connection; // a server that dies at once: its error surfaces
+      if (this.connection === opening) this.connection = null;
     }
-    return this.connection;
+  }
+
+  private open(): Promise<Connection> {
+    const opening = Connection.open(this.cli).then(async (connection) => {
+      void connection.closed.then(() => {
+        if (this.live !== connection) return;
+        this.live = null;
+        if (this.connection === opening) this.connection = null;
+      });
+      this.info = await request<ServerInfo>(connection, 'initialize',
+        { clientInfo: { name: 'codex-orchestrator-sdk', version: '0.1.0' } });
+      this.live = connection;
+      return connection;
+    });
+    opening.catch(() => { if (this.connection === opening) this.connection = null; });
+    return opening;
   }
 
   /** A run-starting request: events and approvals routed to the call, the signal mapped to `$/cancelRequest`. */
@@ -174,7 +184,8 @@ export class Session {
       env: options.env, events: options.onEvent !== undefined,
     };
     const hooks: CallHooks = { onEvent: options.onEvent, onApproval: options.onApproval ?? this.defaultApproval };
-    return runRequest<SessionRunResult>(this.connection, 'session/run', params, hooks, options.signal);
+    const result = await runRequest<SessionRunResult>(this.connection, 'session/run', params, hooks, options.signal);
+    return { ...result, running: result.running ?? false };
   }
 
   /** Type characters into the session (e.g. answers to a prompt, or `\u0003` for Ctrl-C). */

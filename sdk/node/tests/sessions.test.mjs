@@ -48,17 +48,19 @@ test('two sessions are independent', async (t) => {
   assert.match(output(await b.run('echo "who=$WHO"')), /who=b/);
 });
 
-test('write and poll drive an interactive command', async (t) => {
+test('write answers a command that waits for input; poll reads a session', async (t) => {
   const { orch } = server(t);
   const s = await orch.openSession();
-  const started = await s.run('read -r NAME; echo "got $NAME"', { yieldMs: 200 });
-  assert.equal(started.running, true);
-  await s.write('world\n', { yieldMs: 100 });
-  const text = await eventually(async () => {
-    const polled = await s.poll({ yieldMs: 100 });
-    return /got world/.test(polled.output) ? polled.output : null;
-  }, 10000, 'the answer');
-  assert.match(text, /got world/);
+  let begun = false;
+  const waiting = s.run('read -r NAME; echo "got $NAME"', { onEvent: (e) => { if (e.type === 'exec:begin') begun = true; } });
+  await eventually(() => begun, 10000, 'the command to start');
+  await s.write('world\n');
+  const answered = await waiting;
+  assert.equal(answered.exitCode, 0);
+  assert.match(output(answered), /got world/);
+  const idle = await s.poll();
+  assert.equal(idle.running, false);
+  assert.equal(typeof idle.output, 'string');
 });
 
 test('abort stops a session command; the session stays usable', async (t) => {
