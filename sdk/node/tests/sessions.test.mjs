@@ -54,7 +54,11 @@ test('write answers a command that waits for input; poll reads a session', async
   let begun = false;
   const waiting = s.run('read -r NAME; echo "got $NAME"', { onEvent: (e) => { if (e.type === 'exec:begin') begun = true; } });
   await eventually(() => begun, 10000, 'the command to start');
-  await s.write('world\n');
+  // exec:begin can precede the moment the session counts the command as running: retry until it does.
+  await eventually(() => s.write('world\n').then(() => true, (e) => {
+    if (!/no running command/.test(e.message)) throw e;
+    return false;
+  }), 10000, 'the session to take input');
   const answered = await waiting;
   assert.equal(answered.exitCode, 0);
   assert.match(output(answered), /got world/);
