@@ -130,3 +130,62 @@ def run_on_terminal(*args: str, cwd: Path, answer: bytes | None = None, prompt: 
     _, status = os.waitpid(pid, 0)
     os.close(master)
     return os.waitstatus_to_exitcode(status), screen.decode(errors="replace")
+
+
+# ---------------------------------------------------------------------- every event, checked
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Validate every line of every `events.jsonl` the suite wrote against `schemas/events/`.
+
+    The payload types are checked statically (`EventBus.publish` overloads); this is the runtime
+    half: an event that a test produced but no test inspected still has to match its schema,
+    so a wrong key in `approval:request` or `run:error` fails the suite.
+    """
+    if exitstatus != 0 or session.testscollected == 0 or getattr(session.config, "workerinput", None):
+        return
+    base = session.config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    problems = _invalid_events(Path(base))
+    if problems:
+        session.exitstatus = 1
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_sep("=", "events that do not match schemas/events/", red=True)
+            for line in problems[:20]:
+                reporter.write_line(line)
+
+
+def _invalid_events(base: Path) -> list[str]:
+    import jsonschema
+
+    schemas = Path(__file__).resolve().parents[1] / "schemas" / "events"
+    validators: dict[str, Any] = {}
+    for path in schemas.glob("*.schema.json"):
+        schema = json.loads(path.read_text())
+        schema.pop("allOf", None)  # the envelope's per-type $refs: payloads are checked one by one below
+        validators[path.name.removesuffix(".schema.json")] = jsonschema.Draft202012Validator(schema)
+    problems: list[str] = []
+    checked = 0
+    for events in base.rglob("events.jsonl"):
+        if events.is_symlink():
+            continue
+        with events.open(encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+        for number, line in enumerate(lines, 1):
+            try:
+                event = json.loads(line)
+            except ValueError:
+                if number == len(lines):
+                    continue  # a torn last line after a kill -9 (docs/manifest.md)
+                problems.append(f"{events}:{number}: not JSON")
+                continue
+            name = str(event.get("type", "")).replace(":", "-")
+            validator = validators.get(name)
+            if validator is None:
+                problems.append(f"{events}:{number}: unknown event type {event.get('type')!r}")
+                continue
+            checked += 1
+            for error in list(validators["envelope"].iter_errors(event)) + list(
+                    validator.iter_errors(event.get("payload"))):
+                problems.append(f"{events}:{number}: {event['type']}: "
+                                f"{'/'.join(map(str, error.absolute_path)) or '$'}: {error.message}")
+    return problems

@@ -60,17 +60,7 @@ def _directory(folder: Path, within: Path | None, *, create: bool) -> Iterator[i
         try:
             for part in parts:
                 here = here / part
-                if create:
-                    with contextlib.suppress(FileExistsError):
-                        os.mkdir(part, 0o755, dir_fd=fd)
-                try:
-                    child = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
-                except (NotADirectoryError, OSError) as exc:
-                    if isinstance(exc, FileNotFoundError):
-                        raise
-                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                        raise _unsafe(here, "is a symbolic link or not a directory") from None
-                    raise
+                child = _open_below(fd, part, here, create=create)
                 os.close(fd)
                 fd = child
         except BaseException:
@@ -80,6 +70,24 @@ def _directory(folder: Path, within: Path | None, *, create: bool) -> Iterator[i
         yield fd
     finally:
         os.close(fd)
+
+
+def _open_below(dir_fd: int, name: str, path: Path, *, create: bool) -> int:
+    """Open the directory `name` in `dir_fd` without following a link; made first when missing and `create`
+    (only then: a mkdir of what exists costs a syscall per component on every write)."""
+    for attempt in (1, 2):
+        try:
+            return os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=dir_fd)
+        except FileNotFoundError:
+            if not create or attempt == 2:
+                raise
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, 0o755, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise _unsafe(path, "is a symbolic link or not a directory") from None
+            raise
+    raise AssertionError("unreachable")
 
 
 def move_aside(path: Path, suffix: str, *, within: Path | None = None, to: Path | None = None) -> Path:

@@ -144,8 +144,13 @@ def fields(obj: Any) -> tuple[Field, ...]:
     return spec
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def asdict(obj: Any) -> Any:
     """A deep copy of a record as plain dicts and lists (records nested anywhere included)."""
+    if type(obj) in _SCALARS:  # most of a manifest: checked first, since every manifest write walks it
+        return obj
     if is_record(obj) and not isinstance(obj, type):
         return {f.name: asdict(getattr(obj, f.name)) for f in fields(obj)}
     if isinstance(obj, list | tuple):

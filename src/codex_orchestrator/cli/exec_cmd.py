@@ -8,12 +8,14 @@ import re
 import signal as signals
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .common import add_policy_options, add_task_option, seconds
 
-EXIT_OUTPUT_SCHEMA = 65  # the command succeeded but its stdout does not match --output-schema (EX_DATAERR)
-STRUCTURED_LIMIT = 16 * 1024 * 1024  # stdout kept for --output-schema validation
+if TYPE_CHECKING:  # pragma: no cover
+    from ..api.exec import OutputSchema
+    from ..events.bus import Subscriber
+    from ..exec.cancel import CancelToken
 
 EPILOG = """\
 output modes (--format, or --jsonl / --json):
@@ -79,37 +81,6 @@ def _parse_env(items: list[str]) -> dict[str, str]:
     return env
 
 
-def _load_schema(path: Path) -> Any:
-    from ..errors import UsageError
-
-    try:
-        schema = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"--output-schema {path}: cannot read: {exc.strerror}") from None
-    except ValueError as exc:
-        raise UsageError(f"--output-schema {path}: invalid JSON: {exc}") from None
-    import jsonschema
-
-    try:
-        validator_class = jsonschema.validators.validator_for(schema)
-        validator_class.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise UsageError(f"--output-schema {path}: not a valid JSON Schema: {exc.message}") from None
-    return validator_class(schema)
-
-
-def _validate(validator: Any, stdout: bytes | None) -> tuple[Any, list[str]]:
-    if stdout is None:
-        return None, [f"stdout is larger than {STRUCTURED_LIMIT} bytes; not validated"]
-    try:
-        value = json.loads(stdout.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        return None, [f"stdout is not JSON: {exc}"]
-    errors = [f"{'/'.join(str(p) for p in e.absolute_path) or '$'}: {e.message}"
-              for e in validator.iter_errors(value)]
-    return (value if not errors else None), errors
-
-
 def run(args: argparse.Namespace) -> int:
     from ..errors import UsageError
 
@@ -128,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
     if args.session is not None and args.pty is False:
         raise UsageError("--session runs in a PTY session; it cannot be combined with --no-pty")
     env = _parse_env(args.env)
-    validator = _load_schema(args.output_schema) if args.output_schema else None
+    from ..api.exec import OutputSchema
+
+    validator = OutputSchema.load(args.output_schema, "--output-schema") if args.output_schema else None
     cwd = (args.cwd or Path.cwd()).resolve()
     if not cwd.is_dir():
         raise UsageError(f"--cwd {args.cwd}: not a directory")
@@ -139,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, command: list[str] | str, env: dict[str, str], cwd: Path, fmt: str,
-         validator: Any) -> int:
+         validator: OutputSchema | None) -> int:
     """Signals are handled from before anything exists on disk until everything is written: a SIGTERM in
     the first milliseconds cancels the run (a finalised manifest), never leaves a run dir without one."""
     from ..exec.cancel import CancelToken
@@ -154,17 +127,13 @@ def _run(args: argparse.Namespace, command: list[str] | str, env: dict[str, str]
 
 
 def _run_with(args: argparse.Namespace, command: list[str] | str, env: dict[str, str], cwd: Path, fmt: str,
-              validator: Any, cancel: Any) -> int:
-    from ..events.bus import utc_timestamp
-    from ..runs.active import ActiveRun
-    from ..runs.manifest import CommandRecord, PipelineRef
+              validator: OutputSchema | None, cancel: CancelToken) -> int:
+    from ..api.exec import ExecOptions, run_exec
     from ..tools.asker import choose_asker
-    from ..tools.orchestrator import ToolOrchestrator
-    from ..tools.request import ToolRequest
     from .common import load_config, task_id
 
     config = load_config(args, cwd)
-    subscribers: list[Any] = []
+    subscribers: list[Subscriber] = []
     if fmt == "jsonl":
         from ..events.sinks import StdoutJsonlSink
 
@@ -173,72 +142,13 @@ def _run_with(args: argparse.Namespace, command: list[str] | str, env: dict[str,
         from .render import HumanView
 
         subscribers.append(HumanView())
-    request = ToolRequest(
-        tool="exec", command=command, cwd=cwd, env=env, escalate=args.escalate,
-        justification=args.justification, pty=bool(args.pty) or args.session is not None,
-        session_id=args.session, timeout=args.timeout,
-        capture_stdout=STRUCTURED_LIMIT if validator is not None else 0,
+    options = ExecOptions(
+        command=command, cwd=cwd, task_id=task_id(args, config), env=env, timeout=args.timeout,
+        session=args.session, pty=bool(args.pty), escalate=args.escalate, justification=args.justification,
+        output_schema=validator,
     )
-    record = CommandRecord(index=1, id="exec", title="exec", kind="command", command=request.display,
-                           status="pending")
-    run_ = ActiveRun.create(
-        config=config, task_id=task_id(args, config), pipeline=PipelineRef("exec", "exec", "exec"), cwd=cwd,
-        commands=[record], approval_policy=config.get("approval_policy"), sandbox_mode=config.get("sandbox_mode"),
-        subscribers=subscribers,
-    )
-    orchestrator = ToolOrchestrator(config, run_.bus, cancel=cancel, asker=choose_asker(args.approvals),
-                                    sequence=run_.next_sequence, protected_paths=run_.paths.protected)
-    log_path = request.log_path = run_.paths.command_log(1, "exec")
-    request.env = {**run_.instructions_env, **env}
-    # The stage is `running` in the very first manifest write (run:start), not after the first heartbeat.
-    record.status, record.started_at, record.log_path = "running", run_.manifest.started_at, str(log_path)
-    run_.start()
-    try:
-        result = orchestrator.invoke(request)
-    except BaseException as exc:
-        message, code = run_.record_error(exc)
-        record.status, record.summary = "failed", message  # not left `running` in the manifest
-        run_.finish(run_.summary("failed", message, exit_code=code))
-        raise
-    finally:
-        if orchestrator.sessions is not None:
-            orchestrator.sessions.close_all()
-
-    from ..tools.outcome import cancel_detail, finished_status
-    from ..tools.outcome import exit_code as exit_code_of
-
-    structured: Any = None
-    errors: list[str] = []
-    status = finished_status(result.status)
-    detail = result.message
-    exit_code: int = exit_code_of(result, cancel.signum)
-    if result.status == "cancelled":
-        detail = cancel_detail(cancel.signum)
-    elif result.status == "timed_out":
-        detail = f"timed out after {args.timeout:g} s"
-    if validator is not None and result.status == "succeeded":
-        structured, errors = _validate(validator, result.captured_stdout)
-        if errors:
-            status, exit_code = "failed", EXIT_OUTPUT_SCHEMA
-            detail = f"stdout does not match {args.output_schema}: {errors[0]}"
-    outputs: dict[str, Any] = {
-        "stdoutTail": result.tail_text("pty" if "pty" in result.streams else "stdout"),
-        "stderrTail": result.tail_text("stderr"),
-        "truncated": any(b.truncated for b in result.streams.values()),
-        "structured": structured,
-    }
-    if errors:
-        outputs["validationErrors"] = errors
-    record.status = status
-    record.exit_code, record.duration_ms = result.exit_code, result.duration_ms
-    record.completed_at, record.tool_run_id = utc_timestamp(), result.tool_run_id
-    record.summary = detail or f"{result.status} (exit {result.exit_code})"
-    summary = run_.summary(
-        status, detail, exit_code=exit_code, signal=result.signal, attempts=len(result.attempts),
-        sandbox_state=result.sandbox_state, tool_run=result.record, outputs=outputs,
-        reused=orchestrator.approvals_reused, prompted=orchestrator.approvals_prompted,
-    )
-    run_.finish(summary)
+    report = run_exec(options, config=config, cancel=cancel, asker=choose_asker(args.approvals),
+                      subscribers=subscribers)
     if fmt == "json":
-        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
-    return int(exit_code)
+        sys.stdout.write(json.dumps(report.summary, indent=2) + "\n")
+    return report.exit_code

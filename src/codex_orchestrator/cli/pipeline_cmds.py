@@ -85,14 +85,12 @@ def _output_format(args: argparse.Namespace) -> str:
 def _make_runner(args: argparse.Namespace, fmt: str) -> Any:
     import signal
 
+    from ..api.pipeline import make_runner
     from ..exec.cancel import CancelToken
-    from ..pipelines.registry import Registry
-    from ..pipelines.runner import PipelineRunner
     from ..tools.asker import choose_asker
     from .common import load_config, task_id
 
     config = load_config(args)
-    registry = Registry.load(config)
     cancel = CancelToken()
     stream: Any = None
     if fmt == "jsonl":
@@ -103,16 +101,8 @@ def _make_runner(args: argparse.Namespace, fmt: str) -> Any:
         from .render import HumanView
 
         stream = HumanView()
-    runner = PipelineRunner(
-        config=config, registry=registry, cancel=cancel, asker=choose_asker(args.approvals),
-        task_id=task_id(args, config), approval_policy=config.get("approval_policy"),
-        sandbox_mode=config.get("sandbox_mode"), stream=stream,
-    )
-    if registry.uses_sessions():
-        from ..exec.sessions import ExecSessionManager
-
-        runner.sessions = ExecSessionManager()  # shared by the run and its child runs; closed at the end
-    return runner
+    return make_runner(config, task_id=task_id(args, config), cancel=cancel, asker=choose_asker(args.approvals),
+                       stream=stream)
 
 
 def _finish(outcome: Any, fmt: str) -> int:
@@ -125,59 +115,35 @@ def _finish(outcome: Any, fmt: str) -> int:
 
 
 def run_start(args: argparse.Namespace) -> int:
+    from ..api.pipeline import run_pipeline
     from .common import install_signal_handlers
 
     fmt = _output_format(args)
     runner = _make_runner(args, fmt)
-    pipeline = runner.registry.get(args.pipeline)
+    runner.registry.get(args.pipeline)  # an unknown pipeline is a usage error before any signal handling
     restore = install_signal_handlers(runner.cancel)
     try:
-        outcome = runner.start(pipeline)
+        outcome = run_pipeline(runner, args.pipeline)
     finally:
         restore()
-        if runner.sessions is not None:
-            runner.sessions.close_all()
     return _finish(outcome, fmt)
 
 
 def run_resume(args: argparse.Namespace) -> int:
-    import hmac
-
-    from ..errors import ApprovalError, UsageError
-    from ..runs.recorder import effective_status
-    from ..runs.store import RunStore, read_manifest_dict
+    from ..api.pipeline import open_for_resume, resume_run
     from .common import install_signal_handlers
 
     fmt = _output_format(args)
     runner = _make_runner(args, fmt)
-    store = RunStore(runner.config.repo_root)
-    paths = store.find(args.run, args.task)
-    if args.token is not None and not hmac.compare_digest(args.token.strip(), store.read_token(paths)):
-        raise ApprovalError(f"wrong resume token for run {args.run}")
-    # The lock first, the manifest after: a second resume racing this one is refused (exit 75) rather
-    # than deciding from a manifest this one is about to change.
-    from ..runs.lock import RunLock
-
-    manifest = read_manifest_dict(paths)
-    lock = RunLock.acquire(paths, holder=manifest.get("pid"))
-    manifest = read_manifest_dict(paths)
-    status, _ = effective_status(manifest, paths=paths)
-    if status == "succeeded":
-        lock.release()
+    resumable = open_for_resume(runner.config, args.run, args.task, args.token)
+    if resumable.lock is None:
         print(f"run {args.run} already succeeded; nothing to resume", file=sys.stderr)
         return 0
-    if manifest["pipeline"].get("source") == "exec":
-        raise UsageError(f"run {args.run} is an `exec` run: only pipeline runs can be resumed; run the command again")
-    if manifest.get("parent_run_id"):
-        raise UsageError(f"run {args.run} is a child run; resume its parent {manifest['parent_run_id']} instead")
-    runner.task_id = paths.task_id
     restore = install_signal_handlers(runner.cancel)
     try:
-        outcome = runner.resume(paths, manifest, lock)
+        outcome = resume_run(runner, resumable)
     finally:
         restore()
-        if runner.sessions is not None:
-            runner.sessions.close_all()
     return _finish(outcome, fmt)
 
 
@@ -252,29 +218,6 @@ def run_pipelines(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- status
 
 
-def _status_view(paths: Any) -> dict[str, Any]:
-    from ..errors import DamagedError, UnreadableError
-    from ..runs.recorder import effective_status
-    from ..runs.store import read_manifest_dict
-
-    try:
-        manifest = read_manifest_dict(paths)
-    except (DamagedError, UnreadableError) as exc:
-        return {"run_id": paths.run_id, "task_id": paths.task_id, "pipeline": None, "status": "damaged",
-                "status_detail": str(exc), "manifest": str(paths.manifest), "stages": [], "child_runs": []}
-    status, detail = effective_status(manifest, paths=paths)
-    return {
-        "run_id": manifest["run_id"], "task_id": manifest["task_id"], "pipeline": manifest["pipeline"]["id"],
-        "status": status, "status_detail": detail, "recorded_status": manifest["status"],
-        "started_at": manifest["started_at"], "updated_at": manifest["updated_at"],
-        "completed_at": manifest.get("completed_at"), "heartbeat_at": manifest.get("heartbeat_at"),
-        "manifest": str(paths.manifest),
-        "stages": [{"id": c["id"], "status": c["status"], "exit_code": c["exit_code"], "summary": c["summary"]}
-                   for c in manifest["commands"]],
-        "child_runs": manifest.get("child_runs", []),
-    }
-
-
 def _print_status(view: dict[str, Any]) -> None:
     pipeline = f"{view['pipeline']}, " if view["pipeline"] else ""
     print(f"run {view['run_id']} ({pipeline}task {view['task_id']}): {view['status']}")
@@ -285,6 +228,7 @@ def _print_status(view: dict[str, Any]) -> None:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    from ..api.pipeline import status_view
     from ..runs.store import RunStore
     from .common import load_config, task_id
 
@@ -293,7 +237,7 @@ def run_status(args: argparse.Namespace) -> int:
     paths = store.find(args.run, args.task) if args.run else store.latest(task_id(args, config))
     last = None
     while True:
-        view = _status_view(paths)
+        view = status_view(paths)
         # What changes at every heartbeat is not news: --watch prints again only when something else did.
         shown = {k: v for k, v in view.items() if k not in ("heartbeat_at", "updated_at")}
         if shown != last:

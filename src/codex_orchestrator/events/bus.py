@@ -16,9 +16,12 @@ import json
 import sys
 import threading
 import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
+from . import protocol as P
 from .protocol import Envelope
+
+Ts = str | None  # an envelope timestamp, when the caller already has one
 
 _second_cache: list[object] = [-1, ""]  # the last whole second formatted, and its text
 
@@ -63,7 +66,78 @@ class EventBus:
             if subscriber in self._subscribers:
                 self._subscribers.remove(subscriber)
 
-    def publish(self, type_: str, payload: Any, timestamp: str | None = None) -> Envelope:
+    # `publish` is checked by mypy against the payload type of each event type (events/protocol.py):
+    # a wrong or missing key in a payload is a type error, not a surprise for the consumer.
+    if TYPE_CHECKING:
+        @overload
+        def publish(self, type_: Literal["run:start"], payload: P.RunStart,
+                    timestamp: Ts = None) -> Envelope: ...
+
+        @overload
+        def publish(self, type_: Literal["stage:start"], payload: P.StageStart,
+                    timestamp: Ts = None) -> Envelope: ...
+
+        @overload
+        def publish(self, type_: Literal["stage:end"], payload: P.StageEnd,
+                    timestamp: Ts = None) -> Envelope: ...
+
+        @overload
+        def publish(self, type_: Literal["tool:start"], payload: P.ToolStart,
+                    timestamp: Ts = None) -> Envelope: ...
+
+        @overload
+        def publish(self, type_: Literal["approval:request"], payload: P.ApprovalRequest,
+                    timestamp: Ts = None) -> Envelope: ...
+
+        @overload
+        def publish(self, type_: Literal["approval:decision"], payload: P.ApprovalDecisionEvent,
+                    timestamp: Ts = None) -> Envelope: ...
+
+        @overload
+        def publish(self, type_: Literal["approval:error"], payload: P.ApprovalError,
+                    timestamp: Ts = None) -> Envelope: ...
+
+        @overload
+        def publish(self, type_: Literal["approval:warning"], payload: P.ApprovalWarning,
+                    timestamp: Ts = None) -> Envelope: ...
+
+        @overload
+        def publish(self, type_: Literal["tool:retry"], payload: P.ToolRetry,
+                    timestamp: Ts = None) -> Envelope: ...
+
+        @overload
+        def publish(self, type_: Literal["tool:complete"], payload: P.ToolComplete,
+                    timestamp: Ts = None) -> Envelope: ...
+
+        @overload
+        def publish(self, type_: Literal["exec:begin"], payload: P.ExecBegin,
+                    timestamp: Ts = None) -> Envelope: ...
+
+        @overload
+        def publish(self, type_: Literal["exec:chunk"], payload: P.ExecChunk,
+                    timestamp: Ts = None) -> Envelope: ...
+
+        @overload
+        def publish(self, type_: Literal["exec:end"], payload: P.ExecEnd,
+                    timestamp: Ts = None) -> Envelope: ...
+
+        @overload
+        def publish(self, type_: Literal["run:error"], payload: P.RunError,
+                    timestamp: Ts = None) -> Envelope: ...
+
+        @overload
+        def publish(self, type_: Literal["run:summary"], payload: P.RunSummary,
+                    timestamp: Ts = None) -> Envelope: ...
+
+        def publish(self, type_: str, payload: Any, timestamp: Ts = None) -> Envelope: ...
+
+    else:
+        def publish(self, type_, payload, timestamp=None):
+            return self.publish_untyped(type_, payload, timestamp)
+
+    def publish_untyped(self, type_: str, payload: Any, timestamp: str | None = None) -> Envelope:
+        """Publish without the static check: for callers that forward an event whose type is data
+        (the approval channel's problem reports). Everything else calls `publish`."""
         event: Envelope = {"type": type_, "timestamp": timestamp or utc_timestamp(), "payload": payload}
         line = _encode(event)
         failure: BaseException | None = None

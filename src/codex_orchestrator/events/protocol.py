@@ -18,6 +18,10 @@ RunStatus = Literal["queued", "in_progress", "succeeded", "failed", "cancelled",
 StageStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "cancelled"]
 SandboxState = Literal["sandboxed", "denied", "escalated", "unsandboxed"]
 StreamName = Literal["stdout", "stderr", "pty"]
+# How one attempt ended; `running`: a PTY session call that returned (yielded) while its command still runs.
+AttemptStatus = Literal["succeeded", "failed", "cancelled", "timed_out", "running"]
+# How a tool call ended: an attempt's status, or `denied` (by the sandbox) / `rejected` (not approved).
+ToolStatus = Literal["succeeded", "failed", "denied", "cancelled", "timed_out", "rejected", "running"]
 ApprovalDecision = Literal["approved", "approved_for_session", "approved_always", "denied", "timed_out", "abort",
                            "channel-closed"]
 
@@ -120,14 +124,14 @@ class ToolAttempt(TypedDict):
     exitCode: int | None
     signal: int | None
     durationMs: float
-    status: str
+    status: AttemptStatus
     denied: bool
 
 
 class ToolComplete(TypedDict):
     toolRunId: str
     tool: str
-    status: Literal["succeeded", "failed", "denied", "cancelled", "timed_out", "rejected"]
+    status: ToolStatus
     exitCode: int | None
     signal: int | None
     retryCount: int
@@ -174,7 +178,7 @@ class ExecEnd(TypedDict):
     exitCode: int | None
     signal: int | None
     durationMs: float
-    status: Literal["succeeded", "failed", "cancelled", "timed_out", "running"]
+    status: AttemptStatus
     bytes: int
     sandboxState: SandboxState
     logPath: str | None

@@ -19,10 +19,13 @@ class CancelToken:
         self._read_fd, self._write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.cancelled = False
         self.signum: int | None = None
+        self.reason: str | None = None  # said in the run's status detail instead of the signal's name
 
-    def cancel(self, signum: int = signal.SIGTERM) -> None:
-        """Request cancellation; `signum` records why (SIGINT for Ctrl-C) for the caller's exit status."""
+    def cancel(self, signum: int = signal.SIGTERM, reason: str | None = None) -> None:
+        """Request cancellation; `signum` records why (SIGINT for Ctrl-C) for the caller's exit status,
+        and `reason`, when given, is what the run's status detail says."""
         self.signum = signum
+        self.reason = self.reason or reason
         self.cancelled = True
         # The pipe only needs to be readable; a full pipe (many cancels) is just as readable.
         with contextlib.suppress(BlockingIOError, OSError):

@@ -154,6 +154,7 @@ class PtyShell:
                  env: Mapping[str, str], preexec: Callable[[], None] | None = None,
                  kill_grace: float = 2.0) -> None:
         self.session_id = session_id
+        self.sandbox_backend = "none"  # set by whoever confined it (tools/runtime.py)
         self.created_at = time.time()
         self.last_used = self.created_at
         self.kill_grace = kill_grace
@@ -239,6 +240,26 @@ class PtyShell:
             call = _Call(on_chunk, log, time.monotonic())
             self._input += chars.encode()
             return self._collect(call, yield_ms, cancel)
+
+    def send_input(self, chars: str, timeout: float = 2.0) -> None:
+        """Type `chars` into the command that a `run` in another thread is waiting on.
+
+        Written straight to the terminal without the call lock (the running call holds it); a
+        full terminal is waited on for at most `timeout` seconds.
+        """
+        if not self._running or not self.alive:
+            raise OrchestratorError(f"session {self.session_id} has no running command to write to")
+        data = chars.encode()
+        deadline = time.monotonic() + timeout
+        while data:
+            try:
+                data = data[os.write(self._master, data):]
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise OrchestratorError(f"session {self.session_id}: the terminal does not accept input") from None
+                time.sleep(0.01)
+            except OSError as exc:
+                raise SessionClosedError(f"session {self.session_id} is closed ({exc.strerror})") from None
 
     def close(self) -> None:
         """End the shell and everything in its session; idempotent."""

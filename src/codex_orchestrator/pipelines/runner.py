@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .._record import field, record
 from ..errors import ConfigError
 from ..events.bus import Subscriber
-from ..events.protocol import RunStatus, StageEnd
+from ..events.protocol import RunStatus, StageEnd, StageStart
 from ..runs.active import ActiveRun
 from ..runs.lock import RunLock
 from ..runs.manifest import ChildRunRecord, CommandRecord, PipelineRef
@@ -134,7 +134,7 @@ class PipelineRunner:
             raise
         finally:
             if self.cancel.cancelled:
-                status, detail = "cancelled", cancel_detail(self.cancel.signum)
+                status, detail = "cancelled", cancel_detail(self.cancel.signum, self.cancel.reason)
             self._reused += orchestrator.approvals_reused
             self._prompted += orchestrator.approvals_prompted
             exit_code = self._exit_code(status)
@@ -156,10 +156,10 @@ class PipelineRunner:
 
     def _run_stage(self, run: ActiveRun, orchestrator: ToolOrchestrator, stage: Any, index: int) -> StageEnd:
         log_path = run.paths.command_log(index, stage.id)
-        run.bus.publish("stage:start", {
-            "stageId": stage.id, "index": index, "title": stage.title, "kind": stage.kind,
-            **({"command": stage.command, "logPath": str(log_path)} if isinstance(stage, CommandStage) else {}),
-        })
+        start: StageStart = {"stageId": stage.id, "index": index, "title": stage.title, "kind": stage.kind}
+        if isinstance(stage, CommandStage):
+            start["command"], start["logPath"] = stage.command, str(log_path)
+        run.bus.publish("stage:start", start)
         began = time.monotonic()
         if isinstance(stage, SubpipelineStage):
             end = self._run_subpipeline(run, stage, index)

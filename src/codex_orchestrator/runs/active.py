@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..events.bus import EventBus, Subscriber, utc_timestamp
-from ..events.protocol import SCHEMA_VERSION, RunStatus, RunSummary
+from ..events.protocol import SCHEMA_VERSION, RunError, RunStatus, RunSummary
 from ..events.sinks import JsonlFileSink
 from .ids import new_run_id
 from .lock import RunLock
@@ -181,7 +181,7 @@ class ActiveRun:
 
         message = str(exc) or type(exc).__name__
         code = exc.exit_code if isinstance(exc, OrchestratorError) else EXIT_INTERNAL
-        payload: dict[str, Any] = {"message": message, "code": code}
+        payload: RunError = {"message": message, "code": code}
         if isinstance(exc, StorageError):
             self.storage_failed = True
             if exc.path:

@@ -227,11 +227,16 @@ def _mark_interrupted(paths: RunPaths, runs: dict[str, Any]) -> None:
         other = RunPaths(paths.root, paths.task_id, run_id)
         if lock_held(other) is not False:
             continue
-        entry["status"] = "interrupted"
-        entry["status_detail"] = "no orchestrator process holds the run any more (it was killed or crashed)"
         try:
             manifest = read_manifest_dict(other)
         except (OSError, OrchestratorError):
+            manifest = None
+        if manifest is not None and manifest.get("status") in STATUSES:
+            entry.update(state_entry(manifest, other.manifest))  # a stale entry (power loss): the run ended
+            continue
+        entry["status"] = "interrupted"
+        entry["status_detail"] = "no orchestrator process holds the run any more (it was killed or crashed)"
+        if manifest is None:
             continue
         manifest["status"] = "interrupted"
         RunStore.append_metrics(other, metrics_record(manifest, None))
@@ -311,7 +316,9 @@ def _update_shared(paths: RunPaths, path: Path, update: Any, valid: Any, rebuild
             print(f"codex-orchestrator: warning: {path} was damaged; kept as {kept.name} and rebuilt from "
                   "the run manifests", file=sys.stderr)
             current = rebuild()
-        write_json_atomic(path, update(current), within=paths.root)
+        # state.json is not fsynced: it is a view of the (fsynced) manifests, rebuilt when missing or damaged
+        # and corrected from them when stale, so a power loss costs a rebuild, never a record (docs/manifest.md).
+        write_json_atomic(path, update(current), fsync=path != paths.state, within=paths.root)
 
 
 def _ignore_in_git(folder: Path, root: Path) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import os
 import subprocess
 import sys
@@ -155,7 +156,7 @@ class Confinement:
         if self._private and lib.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
             _die(b"making mounts private")
         for path, remount in self._binds:
-            if lib.mount(path, path, None, MS_BIND | MS_REC, None) != 0:
+            if not _bind_self(lib, path):
                 _die(b"bind-mounting a protected path")
             if lib.mount(None, path, None, remount, None) != 0:
                 _die(b"remounting a protected path read-only")
@@ -293,6 +294,18 @@ def _loopback_up(lib: ctypes.CDLL, ifreq: ctypes.Array[ctypes.c_char]) -> None:
     if sock >= 0:
         lib.ioctl(sock, ctypes.c_ulong(SIOCSIFFLAGS), ifreq)
         os.close(sock)
+
+
+def _bind_self(lib: ctypes.CDLL, path: bytes) -> bool:
+    """Bind-mount `path` onto itself. A protected *file* that another process replaces by rename at that
+    moment (state.json, as concurrent runs update it) is an unlinked dentry to the kernel (ENOENT); the
+    name is back at once, so try again a few times before failing closed."""
+    for _ in range(50):
+        if lib.mount(path, path, None, MS_BIND | MS_REC, None) == 0:
+            return True
+        if ctypes.get_errno() != errno.ENOENT:
+            return False
+    return False
 
 
 def _die(step: bytes) -> None:

@@ -30,6 +30,7 @@ class ApprovalQuestion:
     cwd: str
     reason: str
     sandbox_mode: str
+    argv: tuple[str, ...] = ()  # the command as an argv, as in the `approval:request` event
 
 
 Report = Callable[[str, Any], object]  # bus.publish: an event type and its payload

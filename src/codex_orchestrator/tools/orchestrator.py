@@ -17,24 +17,31 @@ from __future__ import annotations
 import itertools
 import os
 import shlex
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from ..errors import SandboxUnavailableError
 from ..events.bus import EventBus, utc_timestamp
 from ..events.protocol import (
     ApprovalDecision,
+    AttemptStatus,
+    ExecChunk,
     SandboxState,
+    StreamName,
     StreamSummary,
     ToolAttempt,
     ToolComplete,
+    ToolStart,
+    ToolStatus,
 )
 from .asker import HOW_TO_APPROVE, OPTIONS, ApprovalQuestion, Asker, NoChannel
 from .policy import ESCALATE_ON_DENIAL, Assessment, assess
 from .request import ToolRequest, ToolResult
+from .runtime import Attempt, ChunkSink, PipesRuntime, PtyRuntime, RuntimeOutcome
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
@@ -83,9 +90,9 @@ class ToolOrchestrator:
         self._next_sequence = sequence or itertools.count(1).__next__
         self.approvals_reused = 0
         self.approvals_prompted = 0
-        self._captured = bytearray()
-        self._capture_overflow = False
-        self._session_backends: dict[str, str] = {}  # which sandbox backend each PTY session runs in
+        self._lock = threading.Lock()  # the counters and the lazily made PTY runtime; calls share nothing else
+        self._pipes = PipesRuntime()
+        self._pty: PtyRuntime | None = None
 
     # ------------------------------------------------------------------ approval sources (lazy)
 
@@ -120,27 +127,36 @@ class ToolOrchestrator:
 
     # ------------------------------------------------------------------ the state machine
 
-    def invoke(self, request: ToolRequest) -> ToolResult:
-        """Decide (rules, policy, approval), announce, attempt (escalating or backing off), record."""
+    def invoke(self, request: ToolRequest, *, cancel: CancelToken | None = None) -> ToolResult:
+        """Decide (rules, policy, approval), announce, attempt (escalating or backing off), record.
+
+        Re-entrant: every bit of a call's state lives in its `_ToolCall`, so one orchestrator may run
+        many calls at once from several threads. `cancel` stops this call only (default: the
+        orchestrator's token, which stops them all).
+        """
         from .approvals.keys import canonical_argv
 
         argv = canonical_argv(request.command)
         call = _ToolCall(request, "tr_" + os.urandom(6).hex(), time.monotonic(), request.cwd.resolve(), argv,
-                         request.sandbox_mode or self.config.get("sandbox_mode"))
+                         request.sandbox_mode or self.config.get("sandbox_mode"), cancel or self.cancel)
+        if request.capture_stdout:
+            call.capture = _Capture(request.capture_stdout)
         self._decide(call)
-        self.bus.publish("tool:start", {
+        start: ToolStart = {
             "toolRunId": call.tool_run_id, "tool": request.tool, "command": argv, "cwd": str(call.cwd),
             "sandboxMode": call.mode if call.sandboxed else "danger-full-access", "approvalSource": call.source,
-            "approvalKey": call.key, **({"stageId": request.stage_id} if request.stage_id else {}),
-        })
+            "approvalKey": call.key,
+        }
+        if request.stage_id:
+            start["stageId"] = request.stage_id
+        self.bus.publish("tool:start", start)
         if call.assessment.action == "reject":
-            call.status = "cancelled" if self.cancel.cancelled else "rejected"  # Ctrl-C at the approval prompt
+            call.status = "cancelled" if call.cancel.cancelled else "rejected"  # Ctrl-C at the approval prompt
             call.state = "sandboxed" if call.sandboxed else "unsandboxed"
             call.message = call.assessment.reason
         else:
             self._run_attempts(call)
-        result = self._complete(request, call.tool_run_id, call.started, call.status, call.attempts, call.streams,
-                                call.source, call.state, call.message, downgrade=call.downgrade)
+        result = self._complete(call)
         result.escalation_refused = call.escalation_refused
         return result
 
@@ -168,14 +184,13 @@ class ToolOrchestrator:
         call.key = approval_key(call.argv, call.cwd, assessment.escalated)
         call.source = assessment.source
         if assessment.source == "codex-rules":  # an allow rule is an approval given ahead of time
-            self.approvals_reused += 1
+            self._count(reused=1)
             self.bus.publish("approval:decision", {
                 "requestId": None, "toolRunId": call.tool_run_id, "decision": "approved",
                 "approvalSource": "codex-rules", "approvalKey": call.key,
             })
         if assessment.action == "ask":
-            ok, call.source, call.message = self._approve(call.tool_run_id, call.argv, call.cwd, call.key,
-                                                          assessment.reason, call.mode)
+            ok, call.source, call.message = self._approve(call, call.key, assessment.reason, call.mode)
             call.approved_before_run = ok
             if not ok:
                 assessment = Assessment("reject", call.source, call.message or "not approved", True,
@@ -195,11 +210,10 @@ class ToolOrchestrator:
             while True:
                 number = len(call.attempts) + 1
                 try:
-                    attempt = self._attempt(request, call.tool_run_id, number, call.cwd, call.mode, call.sandboxed,
-                                            call.state, log)
+                    attempt = self._attempt(call, number, log)
                 except SandboxUnavailableError as exc:
-                    self._complete(request, call.tool_run_id, call.started, "failed", call.attempts, call.streams,
-                                   call.source, call.state, str(exc))
+                    call.status, call.message = "failed", str(exc)
+                    self._complete(call)
                     raise
                 call.streams = attempt.outcome_streams
                 call.attempts.append(attempt.record)
@@ -217,7 +231,7 @@ class ToolOrchestrator:
                                                     "delayMs": delay,
                                                     "reason": f"exit code {attempt.exit_code} is declared transient",
                                                     "sandboxState": call.state})
-                    if self.cancel.wait(delay / 1000):
+                    if call.cancel.wait(delay / 1000):
                         call.status = "cancelled"
                         return
                     continue
@@ -228,7 +242,7 @@ class ToolOrchestrator:
         from .approvals.keys import approval_key
 
         call.state = call.status = "denied"
-        if self.policy not in ESCALATE_ON_DENIAL or self.cancel.cancelled:
+        if self.policy not in ESCALATE_ON_DENIAL or call.cancel.cancelled:
             call.message = (f"the sandbox denied the command (approval_policy={self.policy} does not escalate; "
                             "with on-failure you are asked to rerun it outside the sandbox)")
             return False
@@ -238,8 +252,7 @@ class ToolOrchestrator:
         if not (call.approved_before_run and call.assessment.escalated):
             reason = "the sandbox denied the command; run it again outside the sandbox?"
             esc_key = approval_key(call.argv, call.cwd, True)
-            ok, esc_source, call.message = self._approve(call.tool_run_id, call.argv, call.cwd, esc_key, reason,
-                                                         "danger-full-access")
+            ok, esc_source, call.message = self._approve(call, esc_key, reason, "danger-full-access")
             if not ok:
                 call.escalation_refused = True
                 return False
@@ -261,10 +274,9 @@ class ToolOrchestrator:
 
     # ------------------------------------------------------------------ approvals
 
-    def _approve(
-        self, tool_run_id: str, argv: list[str], cwd: Path, key: str, reason: str, mode: str
-    ) -> tuple[bool, str, str | None]:
+    def _approve(self, call: _ToolCall, key: str, reason: str, mode: str) -> tuple[bool, str, str | None]:
         """Find an approval for `key`: session cache, then the store, then ask. Returns (ok, source, message)."""
+        tool_run_id, argv, cwd = call.tool_run_id, call.argv, call.cwd
         decision: ApprovalDecision
         request_id: str | None = None
         if key in self._session_approvals:
@@ -283,17 +295,17 @@ class ToolOrchestrator:
             if not self.asker.available:
                 source, decision = "no-channel", "denied"
             else:
-                question = ApprovalQuestion(request_id, tool_run_id, command, str(cwd), reason, mode)
-                decision = self.asker.ask(question, float(self.config.get("approval_timeout_seconds")), self.cancel,
-                                          report=self.bus.publish)
+                question = ApprovalQuestion(request_id, tool_run_id, command, str(cwd), reason, mode, tuple(argv))
+                decision = self.asker.ask(question, float(self.config.get("approval_timeout_seconds")), call.cancel,
+                                          report=self.bus.publish_untyped)
                 source = {"timed_out": "timed-out", "channel-closed": "channel-closed"}.get(decision, "prompt")
-                self.approvals_prompted += 1
+                self._count(prompted=1)
             if decision in ("approved_for_session", "approved_always"):
                 self._session_approvals.add(key)
             if decision == "approved_always":
                 self.store.add(key, argv, cwd, "danger-full-access" in mode, "prompt")
         if source in REUSED_SOURCES:
-            self.approvals_reused += 1
+            self._count(reused=1)
         self.bus.publish("approval:decision", {
             "requestId": request_id, "toolRunId": tool_run_id, "decision": decision,
             "approvalSource": source, "approvalKey": key,
@@ -310,89 +322,82 @@ class ToolOrchestrator:
 
     # ------------------------------------------------------------------ one attempt
 
-    def _attempt(
-        self, request: ToolRequest, tool_run_id: str, number: int, cwd: Path, mode: str, sandboxed: bool,
-        state: SandboxState, log: BinaryIO | None,
-    ) -> _AttemptRecord:
-        from ..exec.env import child_env
+    def _attempt(self, call: _ToolCall, number: int, log: BinaryIO | None) -> _AttemptRecord:
+        """Run one attempt through its runtime, tell the bus, and classify how it ended."""
+        from ..exec.limit import OutputLimit
 
-        correlation_id = f"{tool_run_id}:{number}"
-        env = child_env(self.command_env, request.env, pty=request.pty)
+        request = call.request
+        correlation_id = f"{call.tool_run_id}:{number}"
         # An attempt escalated out of the sandbox cannot use the (sandboxed) session shell.
-        escalated_out = not sandboxed and mode != "danger-full-access"
+        escalated_out = not call.sandboxed and call.mode != "danger-full-access"
         in_session = request.session_id is not None and not escalated_out
         self.bus.publish("exec:begin", {
             "correlationId": correlation_id, "sessionId": request.session_id if in_session else None,
-            "command": request.display, "argv": request.argv, "cwd": str(cwd), "pty": request.pty or in_session,
-            "sandboxMode": mode if sandboxed else "danger-full-access", "attempt": number,
+            "command": request.display, "argv": request.argv, "cwd": str(call.cwd),
+            "pty": request.pty or in_session, "attempt": number,
+            "sandboxMode": call.mode if call.sandboxed else "danger-full-access",
         })
         on_chunk = self._chunk_publisher(correlation_id)
-        if request.capture_stdout:
-            on_chunk = self._capturing(on_chunk, request.capture_stdout)
-        from ..exec.limit import OutputLimit
-
+        if call.capture is not None:
+            on_chunk = call.capture.tee(on_chunk)
         limit = OutputLimit(int(self.config.get("output_limit_bytes")), self.config.get("on_output_limit"))
+        attempt = self._attempt_spec(call, on_chunk, log, limit, in_session=in_session)
         begun = time.monotonic()
-        if in_session or request.pty:
-            outcome, backend = self._run_in_pty(request, cwd, env, mode, sandboxed, on_chunk, log, limit,
-                                                in_session=in_session)
-            streams = {"pty": outcome.buffer}
-            running = outcome.running
-        else:
-            from ..exec.process import run_pipes
-
-            spawn = self._prepare(request.argv, cwd, env, mode, sandboxed, pty=False)
-            backend = spawn.backend if spawn else "none"
-            outcome = run_pipes(
-                spawn.argv if spawn else request.argv, cwd=cwd, env=env, preexec=spawn.preexec if spawn else None,
-                timeout=request.timeout, on_chunk=on_chunk, log=log, cancel=self.cancel, limit=limit,
-            )
-            streams = dict(outcome.streams)
-            running = False
-        denied = False
-        if sandboxed and not running and not outcome.cancelled and not outcome.timed_out:
-            from ..sandbox import is_likely_denial
-
-            text = "\n".join(buffer.render() for buffer in streams.values())
-            network_blocked = not bool(self.config.get("sandbox_workspace_write.network_access"))
-            denied = is_likely_denial(outcome.exit_code, outcome.signal, text, sandboxed=True,
-                                      network_blocked=network_blocked)
-            if denied and outcome.exit_code in (126, 127) and not _runnable_outside(request, cwd, env):
-                denied = False  # `./script.sh` (mode 644), `/tmp`: the shell says so with or without a sandbox
-        if running:
-            status = "running"
-        elif outcome.cancelled:
-            status = "cancelled"
-        elif outcome.timed_out:
-            status = "timed_out"
-        else:
-            status = "succeeded" if outcome.exit_code == 0 and not limit.kills else "failed"
+        runtime = self._pty_runtime() if in_session or request.pty else self._pipes
+        outcome = runtime.run(attempt)
         duration_ms = round((time.monotonic() - begun) * 1000, 3)
-        attempt_state: SandboxState = "denied" if denied else state
-        summaries: dict[str, StreamSummary] = {
-            name: {"bytes": b.total_bytes, "head": b.head().decode("utf-8", "replace"),
-                   "tail": b.tail().decode("utf-8", "replace"), "truncated": b.truncated}
-            for name, b in streams.items()
-        }
-        for name, dropped in limit.dropped.items():
-            if name in summaries:
-                summaries[name]["droppedBytes"] = dropped
+        denied = call.sandboxed and self._denied_by_sandbox(request, call.cwd, attempt.env, outcome)
+        status = _attempt_status(outcome, limit)
+        attempt_state: SandboxState = "denied" if denied else call.state
         self.bus.publish("exec:end", {
             "correlationId": correlation_id, "exitCode": outcome.exit_code, "signal": outcome.signal,
-            "durationMs": duration_ms, "status": status, "bytes": sum(b.total_bytes for b in streams.values()),
-            "sandboxState": attempt_state, "logPath": str(request.log_path) if request.log_path else None,
-            "streams": summaries,
+            "durationMs": duration_ms, "status": status,
+            "bytes": sum(b.total_bytes for b in outcome.streams.values()), "sandboxState": attempt_state,
+            "logPath": str(request.log_path) if request.log_path else None,
+            "streams": _stream_summaries(outcome.streams, limit),
         })
         record: ToolAttempt = {
-            "attempt": number, "sandboxState": attempt_state, "sandboxBackend": backend,
+            "attempt": number, "sandboxState": attempt_state, "sandboxBackend": outcome.backend,
             "exitCode": outcome.exit_code, "signal": outcome.signal, "durationMs": duration_ms,
             "status": status, "denied": denied,
         }
-        return _AttemptRecord(record, streams, status, denied, running, outcome.exit_code,
+        return _AttemptRecord(record, outcome.streams, status, denied, outcome.running, outcome.exit_code,
                               limit.message() if limit.exceeded else None)
 
+    def _attempt_spec(self, call: _ToolCall, on_chunk: ChunkSink, log: BinaryIO | None, limit: OutputLimit,
+                      *, in_session: bool) -> Attempt:
+        from ..exec.env import child_env
+
+        request = call.request
+        mode, sandboxed = call.mode, call.sandboxed
+
+        def confine(argv: Sequence[str], pty: bool) -> SandboxedSpawn | None:
+            return self._prepare(list(argv), call.cwd, mode, sandboxed, pty=pty)
+
+        return Attempt(
+            argv=request.argv, display=request.display, cwd=call.cwd,
+            env=child_env(self.command_env, request.env, pty=request.pty), confine=confine, on_chunk=on_chunk,
+            log=log, limit=limit, cancel=call.cancel, timeout=request.timeout,
+            session_id=request.session_id if in_session else None,
+            fresh_session=in_session and not request.session_reuse, yield_ms=request.metadata.get("yield_ms"),
+        )
+
+    def _denied_by_sandbox(self, request: ToolRequest, cwd: Path, env: Mapping[str, str],
+                           outcome: RuntimeOutcome) -> bool:
+        """Whether a sandboxed attempt failed because of the sandbox (and so may be escalated)."""
+        if outcome.running or outcome.cancelled or outcome.timed_out:
+            return False
+        from ..sandbox import is_likely_denial
+
+        text = "\n".join(buffer.render() for buffer in outcome.streams.values())
+        network_blocked = not bool(self.config.get("sandbox_workspace_write.network_access"))
+        denied = is_likely_denial(outcome.exit_code, outcome.signal, text, sandboxed=True,
+                                  network_blocked=network_blocked)
+        # `./script.sh` (mode 644), `/tmp`: the shell says so with or without a sandbox.
+        return denied and not (outcome.exit_code in (126, 127) and not _runnable_outside(request, cwd, env))
+
     def _prepare(
-        self, argv: list[str], cwd: Path, env: Mapping[str, str], mode: str, sandboxed: bool, *, pty: bool
+        self, argv: list[str], cwd: Path, mode: str, sandboxed: bool, *, pty: bool
     ) -> SandboxedSpawn | None:
         if not sandboxed:
             return None
@@ -403,62 +408,17 @@ class ToolOrchestrator:
         # a stage env `TMPDIR=/` must not make `/` writable.
         return prepare(policy, argv, cwd, self.base_env, backend=self.config.get("sandbox_backend"), pty=pty)
 
-    def _run_in_pty(
-        self, request: ToolRequest, cwd: Path, env: Mapping[str, str], mode: str, sandboxed: bool,
-        on_chunk: Callable[[str, Chunk], None], log: BinaryIO | None, limit: OutputLimit, *, in_session: bool,
-    ) -> tuple[Any, str]:
-        """Run in the request's PTY session (created on first use), or in a one-off PTY shell."""
-        from ..exec.pty_shell import SHELL_ARGV, PtyShell
-        from ..exec.sessions import ExecSessionManager
+    def _pty_runtime(self) -> PtyRuntime:
+        """The PTY runtime, made on first use: its session manager is shared by every call."""
+        with self._lock:
+            if self._pty is None:
+                from ..exec.sessions import ExecSessionManager
+                from .runtime import PtyRuntime
 
-        def new_shell(session_id: str) -> tuple[PtyShell, str]:
-            spawn = self._prepare(list(SHELL_ARGV), cwd, env, mode, sandboxed, pty=True)
-            shell = PtyShell(session_id, argv=spawn.argv if spawn else SHELL_ARGV, cwd=cwd, env=env,
-                             preexec=spawn.preexec if spawn else None)
-            return shell, spawn.backend if spawn else "none"
-
-        if not in_session:
-            shell, backend = new_shell(f"oneshot-{os.urandom(4).hex()}")
-            try:
-                return shell.run(request.display, on_chunk=on_chunk, log=log, timeout=request.timeout, limit=limit,
-                                 cancel=self.cancel), backend
-            finally:
-                shell.close()
-
-        session_id = request.session_id
-        assert session_id is not None
-        if self.sessions is None:
-            self.sessions = ExecSessionManager()
-        if not request.session_reuse:
-            self.sessions.close(session_id)
-            self._session_backends.pop(session_id, None)
-
-        def factory() -> PtyShell:
-            shell, self._session_backends[session_id] = new_shell(session_id)
-            return shell
-
-        shell = self.sessions.open(session_id, factory)
-        outcome = shell.run(request.display, on_chunk=on_chunk, log=log, timeout=request.timeout, limit=limit,
-                            cancel=self.cancel, yield_ms=request.metadata.get("yield_ms"))
-        return outcome, self._session_backends.get(session_id, "none")
-
-    def _capturing(
-        self, inner: Callable[[str, Chunk], None], limit: int
-    ) -> Callable[[str, Chunk], None]:
-        """Tee stdout (or the pty stream) into `self._captured`, up to `limit` bytes."""
-        captured = self._captured = bytearray()
-        self._capture_overflow = False
-
-        def on_chunk(stream: str, chunk: Chunk) -> None:
-            if stream != "stderr" and not self._capture_overflow:
-                if len(captured) + len(chunk.data) > limit:
-                    self._capture_overflow = True
-                    captured.clear()
-                else:
-                    captured.extend(chunk.data)
-            inner(stream, chunk)
-
-        return on_chunk
+                if self.sessions is None:
+                    self.sessions = ExecSessionManager()
+                self._pty = PtyRuntime(self.sessions)
+            return self._pty
 
     def _chunk_publisher(self, correlation_id: str) -> Callable[[str, Chunk], None]:
         """The per-chunk hot path: one dict, one timestamp (shared with the envelope), one publish."""
@@ -467,8 +427,8 @@ class ToolOrchestrator:
 
         def on_chunk(stream: str, chunk: Chunk) -> None:
             now = utc_timestamp()
-            payload: dict[str, Any] = {"correlationId": correlation_id, "stream": stream,
-                                       "sequence": next_sequence(), "bytes": len(chunk.data), "timestamp": now}
+            payload: ExecChunk = {"correlationId": correlation_id, "stream": cast("StreamName", stream),
+                                  "sequence": next_sequence(), "bytes": len(chunk.data), "timestamp": now, "data": ""}
             if chunk.text:
                 payload["data"] = chunk.data.decode("utf-8")
             else:
@@ -490,39 +450,87 @@ class ToolOrchestrator:
 
     # ------------------------------------------------------------------ records
 
-    def _complete(
-        self, request: ToolRequest, tool_run_id: str, started: float, status: str, attempts: list[ToolAttempt],
-        streams: dict[str, HeadTailBuffer], source: str, state: SandboxState, message: str | None,
-        *, downgrade: str | None = None,
-    ) -> ToolResult:
+    def _complete(self, call: _ToolCall) -> ToolResult:
+        """Publish `tool:complete` and build the call's result."""
+        request, attempts = call.request, call.attempts
         last = attempts[-1] if attempts else None
-        duration_ms = round((time.monotonic() - started) * 1000, 3)
+        duration_ms = round((time.monotonic() - call.started) * 1000, 3)
         record: ToolComplete = {
-            "toolRunId": tool_run_id, "tool": request.tool, "status": status,  # type: ignore[typeddict-item]
+            "toolRunId": call.tool_run_id, "tool": request.tool, "status": call.status,
             "exitCode": last["exitCode"] if last else None, "signal": last["signal"] if last else None,
-            "retryCount": max(0, len(attempts) - 1), "sandboxState": state, "durationMs": duration_ms,
-            "approvalSource": source, "attempts": attempts,
+            "retryCount": max(0, len(attempts) - 1), "sandboxState": call.state, "durationMs": duration_ms,
+            "approvalSource": call.source, "attempts": attempts,
         }
         if request.stage_id:
             record["stageId"] = request.stage_id
-        if message:
-            record["message"] = message
-        if downgrade:
-            record["ruleDowngrade"] = downgrade
+        if call.message:
+            record["message"] = call.message
+        if call.downgrade:
+            record["ruleDowngrade"] = call.downgrade
         self.bus.publish("tool:complete", record)
-        captured = None
-        if request.capture_stdout and not self._capture_overflow:
-            captured = bytes(self._captured)
         return ToolResult(
-            captured_stdout=captured,
-            tool_run_id=tool_run_id, status=status, exit_code=record["exitCode"], signal=record["signal"],
-            duration_ms=duration_ms, retry_count=record["retryCount"], sandbox_state=state, approval_source=source,
-            attempts=attempts, streams=streams, record=record, message=message,
+            captured_stdout=call.capture.value() if call.capture is not None else None,
+            tool_run_id=call.tool_run_id, status=call.status, exit_code=record["exitCode"], signal=record["signal"],
+            duration_ms=duration_ms, retry_count=record["retryCount"], sandbox_state=call.state,
+            approval_source=call.source, attempts=attempts, streams=call.streams, record=record,
+            message=call.message,
         )
+
+    def _count(self, *, reused: int = 0, prompted: int = 0) -> None:
+        with self._lock:
+            self.approvals_reused += reused
+            self.approvals_prompted += prompted
+
+
+def _attempt_status(outcome: RuntimeOutcome, limit: OutputLimit) -> AttemptStatus:
+    if outcome.running:
+        return "running"
+    if outcome.cancelled:
+        return "cancelled"
+    if outcome.timed_out:
+        return "timed_out"
+    return "succeeded" if outcome.exit_code == 0 and not limit.kills else "failed"
+
+
+def _stream_summaries(streams: Mapping[str, HeadTailBuffer], limit: OutputLimit) -> dict[str, StreamSummary]:
+    summaries: dict[str, StreamSummary] = {
+        name: {"bytes": b.total_bytes, "head": b.head().decode("utf-8", "replace"),
+               "tail": b.tail().decode("utf-8", "replace"), "truncated": b.truncated}
+        for name, b in streams.items()
+    }
+    for name, dropped in limit.dropped.items():
+        if name in summaries:
+            summaries[name]["droppedBytes"] = dropped
+    return summaries
+
+
+class _Capture:
+    """One call's copy of stdout (or the pty stream), up to a limit, for --output-schema."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.overflow = False
+
+    def tee(self, inner: ChunkSink) -> ChunkSink:
+        def on_chunk(stream: str, chunk: Chunk) -> None:
+            if stream != "stderr" and not self.overflow:
+                if len(self.data) + len(chunk.data) > self.limit:
+                    self.overflow = True
+                    self.data.clear()
+                else:
+                    self.data.extend(chunk.data)
+            inner(stream, chunk)
+
+        return on_chunk
+
+    def value(self) -> bytes | None:
+        """What was kept; None when stdout went past the limit."""
+        return None if self.overflow else bytes(self.data)
 
 
 class _AttemptRecord:
-    def __init__(self, record: ToolAttempt, streams: dict[str, HeadTailBuffer], status: str, denied: bool,
+    def __init__(self, record: ToolAttempt, streams: dict[str, HeadTailBuffer], status: AttemptStatus, denied: bool,
                  running: bool, exit_code: int | None, limit_message: str | None = None) -> None:
         self.limit_message = limit_message  # output past output_limit_bytes was dropped (or stopped it)
         self.record = record
@@ -593,8 +601,10 @@ class _ToolCall:
     """The state of one `invoke`, kept off the orchestrator so that calls never share it."""
 
     def __init__(self, request: ToolRequest, tool_run_id: str, started: float, cwd: Path, argv: list[str],
-                 mode: str) -> None:
+                 mode: str, cancel: CancelToken) -> None:
         self.request = request
+        self.cancel = cancel
+        self.capture: _Capture | None = None
         self.tool_run_id = tool_run_id
         self.started = started
         self.cwd = cwd
@@ -607,7 +617,7 @@ class _ToolCall:
         self.approved_before_run = False
         self.sandboxed = True
         self.state: SandboxState = "sandboxed"
-        self.status = "failed"
+        self.status: ToolStatus = "failed"
         self.message: str | None = None
         self.escalation_refused = False
         self.attempts: list[ToolAttempt] = []

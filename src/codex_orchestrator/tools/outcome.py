@@ -30,8 +30,11 @@ def cancel_exit_code(signum: int | None) -> int:
     return 128 + (signum or signals.SIGINT)
 
 
-def cancel_detail(signum: int | None) -> str:
-    """Why a cancelled run stopped: a signal, or (SIGPIPE) the reader of stdout going away."""
+def cancel_detail(signum: int | None, reason: str | None = None) -> str:
+    """Why a cancelled run stopped: the canceller's reason, a signal, or (SIGPIPE) the reader of stdout
+    going away."""
+    if reason:
+        return reason
     if signum == signals.SIGPIPE:
         return "output-closed: the reader of stdout closed it, so the run was stopped (as in a shell pipeline)"
     return f"stopped by {signals.Signals(signum or signals.SIGINT).name}"

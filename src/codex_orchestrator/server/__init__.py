@@ -1,0 +1,1 @@
+"""`serve --stdio`: the orchestrator as a long-lived JSON-RPC server for SDKs (docs/serve.md)."""
