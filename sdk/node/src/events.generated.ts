@@ -57,14 +57,14 @@ export interface ToolAttempt {
   exitCode: number | null;
   signal: number | null;
   durationMs: number;
-  status: string;
+  status: "succeeded" | "failed" | "cancelled" | "timed_out" | "running";
   denied: boolean;
 }
 
 export interface ToolComplete {
   toolRunId: string;
   tool: string;
-  status: "succeeded" | "failed" | "denied" | "cancelled" | "timed_out" | "rejected";
+  status: "succeeded" | "failed" | "denied" | "cancelled" | "timed_out" | "rejected" | "running";
   exitCode: number | null;
   signal: number | null;
   retryCount: number;
@@ -169,7 +169,7 @@ export interface ToolRetryPayload {
 export interface ToolCompletePayload {
   toolRunId: string;
   tool: string;
-  status: "succeeded" | "failed" | "denied" | "cancelled" | "timed_out" | "rejected";
+  status: "succeeded" | "failed" | "denied" | "cancelled" | "timed_out" | "rejected" | "running";
   exitCode: number | null;
   signal: number | null;
   retryCount: number;

@@ -9,7 +9,7 @@ import { execPerCall, resumePerCall, startPerCall, statusPerCall, type CliProces
 import { Connection, type CallHooks } from './rpc.js';
 import type {
   ApprovalHandler, CallOptions, ExecOptions, ExecResult, OrchestratorOptions, ResumeOptions, RunResult,
-  RunStatusView, SessionInfo, SessionOptions, SessionOutput, SessionRunOptions, SessionRunResult, StartOptions,
+  RunStatusView, SessionInfo, SessionOptions, SessionOutput, SessionRunOptions, StartOptions,
   StreamedExec,
 } from './types.js';
 
@@ -53,7 +53,7 @@ export class Orchestrator {
       command, cwd: options.cwd, env: options.env, task: options.task, sandbox: options.sandbox,
       approvalPolicy: options.approvalPolicy, timeoutMs: options.timeoutMs, outputSchema: options.outputSchema,
       pty: options.pty, escalate: options.escalate, justification: options.justification,
-      events: options.onEvent !== undefined,
+      parentRun: options.parentRun, events: options.onEvent !== undefined,
     };
     return this.call<ExecResult>('exec', params, options);
   }
@@ -90,7 +90,7 @@ export class Orchestrator {
     if (this.perCall) return startPerCall(this.cli, pipeline, options);
     const params = {
       pipeline, task: options.task, sandbox: options.sandbox, approvalPolicy: options.approvalPolicy,
-      parentRun: options.parentRun,
+      cwd: options.cwd, events: options.onEvent !== undefined,
     };
     return this.call<RunResult>('run/start', params, options);
   }
@@ -98,13 +98,16 @@ export class Orchestrator {
   /** Continue a failed, cancelled or interrupted run from its first stage not yet succeeded. */
   async resume(runId: string, options: ResumeOptions = {}): Promise<RunResult> {
     if (this.perCall) return resumePerCall(this.cli, runId, options);
-    return this.call<RunResult>('run/resume', { runId, task: options.task, token: options.token }, options);
+    const params = {
+      runId, task: options.task, token: options.token, cwd: options.cwd, events: options.onEvent !== undefined,
+    };
+    return this.call<RunResult>('run/resume', params, options);
   }
 
   /** The `status --format json` view of a run (RequestFailedError with exitCode 66 when there is none). */
-  async status(runId: string, options: { task?: string } = {}): Promise<RunStatusView> {
+  async status(runId: string, options: { task?: string; cwd?: string } = {}): Promise<RunStatusView> {
     if (this.perCall) return statusPerCall(this.cli, runId, options.task);
-    return request<RunStatusView>(await this.connect(), 'run/status', { runId, task: options.task });
+    return request<RunStatusView>(await this.connect(), 'run/status', { runId, task: options.task, cwd: options.cwd });
   }
 
   /** Cancel a run this server is running, by id (e.g. one started from another call). */
@@ -174,30 +177,36 @@ export class Session {
   constructor(private readonly connection: Connection, readonly id: string,
     private readonly defaultApproval: ApprovalHandler | undefined) {}
 
-  /** Run a command line in the session's shell and wait for it (or for `yieldMs`). */
-  async run(command: string, options: SessionRunOptions = {}): Promise<SessionRunResult> {
+  /**
+   * Run a command line in the session's shell and wait for it. Each run goes through the approval
+   * policy and is recorded as a run of its own; `cd`, variables and functions persist to the next.
+   */
+  async run(command: string, options: SessionRunOptions = {}): Promise<ExecResult> {
     checkCommand(command);
     this.checkAlive();
     if (options.signal?.aborted) throw new AbortError(options.signal.reason);
     const params = {
-      sessionId: this.id, command, timeoutMs: options.timeoutMs, yieldMs: options.yieldMs, task: options.task,
-      env: options.env, events: options.onEvent !== undefined,
+      sessionId: this.id, command, timeoutMs: options.timeoutMs, task: options.task, env: options.env,
+      events: options.onEvent !== undefined,
     };
     const hooks: CallHooks = { onEvent: options.onEvent, onApproval: options.onApproval ?? this.defaultApproval };
-    const result = await runRequest<SessionRunResult>(this.connection, 'session/run', params, hooks, options.signal);
-    return { ...result, running: result.running ?? false };
+    return runRequest<ExecResult>(this.connection, 'session/run', params, hooks, options.signal);
   }
 
-  /** Type characters into the session (e.g. answers to a prompt, or `\u0003` for Ctrl-C). */
-  async write(chars: string, options: { yieldMs?: number } = {}): Promise<SessionOutput> {
+  /**
+   * Type into the command a `run` in flight is running (an answer to `read`, a password prompt,
+   * `\u0003` for Ctrl-C). Returns the number of bytes typed; a UsageError when nothing runs.
+   */
+  async write(chars: string): Promise<number> {
     this.checkAlive();
-    return request<SessionOutput>(this.connection, 'session/write', { sessionId: this.id, chars, yieldMs: options.yieldMs });
+    const { written } = await request<{ written: number }>(this.connection, 'session/write', { sessionId: this.id, chars });
+    return written;
   }
 
-  /** Read what the session printed since the last read. */
-  async poll(options: { yieldMs?: number } = {}): Promise<SessionOutput> {
+  /** The session's output since the previous poll (the latest 1 MiB), and whether a command is running. */
+  async poll(): Promise<SessionOutput> {
     this.checkAlive();
-    return request<SessionOutput>(this.connection, 'session/poll', { sessionId: this.id, yieldMs: options.yieldMs });
+    return request<SessionOutput>(this.connection, 'session/poll', { sessionId: this.id });
   }
 
   async close(): Promise<boolean> {

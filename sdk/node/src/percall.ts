@@ -129,6 +129,7 @@ export async function execPerCall(cli: CliProcess, command: string | string[], o
   if (options.timeoutMs !== undefined) args.push('--timeout', String(options.timeoutMs / 1000));
   if (options.pty !== undefined) args.push(options.pty ? '--pty' : '--no-pty');
   if (options.escalate) args.push('--escalate');
+  if (options.parentRun !== undefined) throw new UsageError('parentRun needs the server (spawnPerCall: false)');
   if (options.justification !== undefined) args.push('--justification', options.justification);
   let schemaDir: string | null = null;
   if (typeof options.outputSchema === 'string') {
@@ -149,13 +150,14 @@ export async function execPerCall(cli: CliProcess, command: string | string[], o
 
 export async function startPerCall(cli: CliProcess, pipeline: string | undefined, options: StartOptions): Promise<RunResult> {
   if (options.signal?.aborted) throw new AbortError(options.signal.reason);
-  if (options.parentRun !== undefined) throw new UsageError('parentRun needs the server (spawnPerCall: false)');
+  if (options.cwd !== undefined) throw new UsageError('start({cwd}) needs the server; give the Orchestrator that cwd');
   const args = ['start', ...(pipeline ? [pipeline] : []), '--format', 'jsonl', ...commonFlags(options)];
   return finish(await runCli(cli, args, { ...options, jsonl: true }), options.signal);
 }
 
 export async function resumePerCall(cli: CliProcess, runId: string, options: ResumeOptions): Promise<RunResult> {
   if (options.signal?.aborted) throw new AbortError(options.signal.reason);
+  if (options.cwd !== undefined) throw new UsageError('resume({cwd}) needs the server; give the Orchestrator that cwd');
   const args = ['resume', '--run', runId, '--format', 'jsonl', ...commonFlags(options)];
   if (options.token !== undefined) args.push('--token', options.token);
   return finish(await runCli(cli, args, { ...options, jsonl: true }), options.signal);

@@ -87,6 +87,8 @@ export interface ExecOptions extends CallOptions {
   escalate?: boolean;
   /** Why `escalate` is needed (shown in the approval request). */
   justification?: string;
+  /** Record the run as a child of this run id. */
+  parentRun?: string;
 }
 
 export interface ExecResult {
@@ -105,11 +107,6 @@ export interface ExecResult {
   structuredOutput?: unknown;
 }
 
-/** The result of `session.run`: an exec result, and whether the command is still running (`yieldMs` ran out). */
-export interface SessionRunResult extends ExecResult {
-  running: boolean;
-}
-
 export interface SessionOptions {
   cwd?: string;
   sandbox?: SandboxMode;
@@ -119,36 +116,40 @@ export interface SessionOptions {
 }
 
 export interface SessionRunOptions extends CallOptions {
+  /** Stop the command after this many milliseconds (exit code 124); the session lives on. */
   timeoutMs?: number;
-  /** Return after this many milliseconds even if the command still runs (then `running: true`; poll for more). */
-  yieldMs?: number;
   env?: Record<string, string>;
 }
 
-/** Output of a session since the last read. */
+/** What `session.poll()` returns: the output since the previous poll (the latest 1 MiB). */
 export interface SessionOutput {
   output: string;
+  /** Whether a command is running in the session now. */
   running: boolean;
-  exitCode: number | null;
 }
 
 export interface SessionInfo {
   sessionId: string;
   cwd: string;
-  sandbox: SandboxMode;
+  /** The sandbox mode the session was opened with (null: the configured one). */
+  sandbox: SandboxMode | null;
+  /** The shell starts at the first `run`. */
+  started: boolean;
   running: boolean;
 }
 
 export interface StartOptions extends CallOptions {
   sandbox?: SandboxMode;
   approvalPolicy?: ApprovalPolicy;
-  /** Record the run as a child of this run. */
-  parentRun?: string;
+  /** The project folder (default: the Orchestrator's cwd). */
+  cwd?: string;
 }
 
 export interface ResumeOptions extends CallOptions {
   /** The run's resume token (its `.resume-token` file); checked when given. */
   token?: string;
+  /** The project folder (default: the Orchestrator's cwd). */
+  cwd?: string;
 }
 
 export interface RunResult {

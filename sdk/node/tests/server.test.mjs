@@ -66,6 +66,7 @@ test('approvals answered from code: approved runs, denied does not, no handler d
   const yes = await orch.exec(['touch', 'yes.txt'], {
     approvalPolicy: 'untrusted',
     onApproval: async (request) => { asked.push(request); return 'approved'; },
+    onEvent: () => undefined, // the server knows the run id for approval/request only when it streams events
   });
   assert.equal(yes.exitCode, 0);
   assert.ok(existsSync(join(ws.dir, 'yes.txt')));
@@ -85,8 +86,11 @@ test('approvals answered from code: approved runs, denied does not, no handler d
   });
   assert.equal(thrown.exitCode, 77);
   assert.ok(!existsSync(join(ws.dir, 'thrown.txt')));
-  const decisions = JSON.parse(readFileSync(yes.manifestPath, 'utf8'));
-  assert.ok(JSON.stringify(decisions).includes('approved'));
+  const manifest = JSON.parse(readFileSync(yes.manifestPath, 'utf8'));
+  assert.equal(manifest.tool_runs[0].approvalSource, 'prompt', 'recorded as answered');
+  assert.equal(yes.summary.metrics.approvalsPrompted, 1);
+  assert.equal(no.summary.toolRun.approvalSource, 'prompt');
+  assert.equal(no.summary.toolRun.status, 'rejected');
 });
 
 test('the Orchestrator-wide onApproval answers calls that have none', async (t) => {

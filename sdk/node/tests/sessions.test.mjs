@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { AbortError, Orchestrator } from '../dist/index.js';
+import { AbortError, Orchestrator, ServerExitedError, UsageError } from '../dist/index.js';
 import { CLI, eventually, workspace } from './helpers.mjs';
 
 function server(t) {
@@ -24,7 +24,6 @@ test('cd and variables persist across run() calls', async (t) => {
   assert.ok(s.id);
   const first = await s.run('cd web && export GREETING=hello');
   assert.equal(first.exitCode, 0);
-  assert.equal(first.running, false);
   const second = await s.run('pwd; echo "$GREETING"');
   assert.equal(second.exitCode, 0);
   assert.match(output(second), /\/web\r?\n/);
@@ -33,7 +32,9 @@ test('cd and variables persist across run() calls', async (t) => {
   assert.equal(failed.exitCode, 1);
   assert.equal(failed.status, 'failed');
   const listed = await orch.listSessions();
-  assert.ok(listed.some((info) => info.sessionId === s.id));
+  const info = listed.find((entry) => entry.sessionId === s.id);
+  assert.equal(info.started, true);
+  assert.equal(info.running, false);
   assert.equal(await s.close(), true);
   assert.ok(!(await orch.listSessions()).some((info) => info.sessionId === s.id));
 });
@@ -64,7 +65,9 @@ test('write answers a command that waits for input; poll reads a session', async
   assert.match(output(answered), /got world/);
   const idle = await s.poll();
   assert.equal(idle.running, false);
-  assert.equal(typeof idle.output, 'string');
+  assert.match(idle.output, /got world/, 'poll returns the output since the previous poll');
+  assert.doesNotMatch((await s.poll()).output, /got world/);
+  await assert.rejects(s.write('nobody reads this\n'), UsageError, 'nothing runs: nothing to type into');
 });
 
 test('abort stops a session command; the session stays usable', async (t) => {
@@ -74,4 +77,16 @@ test('abort stops a session command; the session stays usable', async (t) => {
   setTimeout(() => controller.abort(), 300);
   await assert.rejects(s.run('sleep 30', { signal: controller.signal }), AbortError);
   assert.match(output(await s.run('echo still-here')), /still-here/);
+});
+
+test('a session opened read-only cannot write; each run is recorded', async (t) => {
+  const { ws, orch } = server(t);
+  const s = await orch.openSession({ sandbox: 'read-only' });
+  const refused = await s.run('echo x > inside.txt');
+  assert.notEqual(refused.exitCode, 0);
+  const { existsSync } = await import('node:fs');
+  assert.ok(!existsSync(join(ws.dir, 'inside.txt')));
+  assert.ok(existsSync(refused.manifestPath));
+  await orch.close();
+  await assert.rejects(s.run('true'), ServerExitedError);
 });

@@ -20,9 +20,12 @@ export async function usage(): Promise<void> {
   }
   await result;
   const s = await orch.openSession({ cwd: '/tmp', sandbox: 'read-only' });
-  const sr = await s.run('cd web && npm test');
-  const running: boolean = sr.running;
-  void running;
+  const sr: ExecResult = await s.run('cd web && npm test');
+  void sr;
+  const polled = await s.poll();
+  const running: boolean = polled.running;
+  const typed: number = await s.write('y\n');
+  void running; void typed;
   await s.close();
   await orch.start('ci', { task: 't' });
   await orch.resume('run-id', { token: 'x' });
