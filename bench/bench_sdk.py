@@ -29,6 +29,7 @@ REFERENCE = ROOT / "tests" / "peers" / "node_modules" / "@kbediako" / "codex-orc
 AIMS_MS = {"execUnsandboxed": 5.0, "execSandboxed": 15.0, "sessionRun": 5.0}
 LABELS = {
     "bareSpawn": "bare `true` spawned from Node (execFile)",
+    "rpc": "JSON-RPC round trip alone (`listSessions()`)",
     "execUnsandboxed": '`orch.exec(["true"])`, danger-full-access',
     "execSandboxed": '`orch.exec(["true"])`, workspace-write (sandboxed)',
     "sessionRun": '`session.run("true")`',
@@ -50,11 +51,13 @@ def _ms(value: float) -> str:
     return f"{value:.2f}"
 
 
-def _row(key: str, values: list[float]) -> list[str]:
+def _row(key: str, values: list[float], parts: dict[str, dict[str, list[float]]]) -> list[str]:
     aim = AIMS_MS.get(key)
     met = "" if aim is None else ("yes" if p95(values) <= aim else "**no**")
+    run = _ms(statistics.median(parts[key]["run"])) if key in parts else ""
+    command = _ms(statistics.median(parts[key]["command"])) if key in parts else ""
     return [LABELS[key], str(len(values)), _ms(statistics.median(values)), _ms(p95(values)), _ms(min(values)),
-            "" if aim is None else f"<= {aim:g}", met]
+            "" if aim is None else f"<= {aim:g}", met, run, command]
 
 
 def main() -> None:
@@ -88,8 +91,14 @@ def main() -> None:
     if result.returncode != 0:
         sys.exit(f"sdk_bench.mjs failed ({result.returncode}):\n{result.stderr[-4000:]}")
     data = json.loads(result.stdout)
-    rows = [_row(key, data[key]) for key in LABELS if key in data]
-    text = table(["call", "n", "median ms", "p95 ms", "min ms", "aim p95 ms", "met"], rows)
+    parts = data.get("parts", {})
+    rows = [_row(key, data[key], parts) for key in LABELS if key in data]
+    text = table(["call", "n", "median ms", "p95 ms", "min ms", "aim p95 ms", "met", "of which run, median",
+                  "of which command, median"], rows)
+    text += ("\n\n*run*: the run's own latency as recorded in its summary (`metrics.latencyMs`, run:start to "
+             "run:summary); *command*: the tool run (`toolRun.durationMs`, spawn to exit, sandbox included). The "
+             "rest of a call is the server's work before and after the run (config, run directory, state and "
+             "metrics files) and the JSON-RPC round trip.")
     if "reference" in data:
         ratio = statistics.median(data["reference"]) / statistics.median(data["execUnsandboxed"])
         ratio_sb = statistics.median(data["reference"]) / statistics.median(data["execSandboxed"])

@@ -27,8 +27,15 @@ function rssKiB(pid) {
   return match ? Number(match[1]) : null;
 }
 
-function check(result, what) {
+/** Where the time of each call went, as the server saw it: the run (run:start to run:summary) and the command. */
+const parts = {};
+function check(result, what, key) {
   if (result.exitCode !== 0) throw new Error(`${what}: exit code ${result.exitCode} (${result.statusDetail})`);
+  if (key) {
+    parts[key] ??= { run: [], command: [] };
+    parts[key].run.push(result.summary.metrics.latencyMs);
+    parts[key].command.push(result.summary.toolRun?.durationMs ?? 0);
+  }
 }
 
 const out = {};
@@ -38,13 +45,15 @@ out.bareSpawn = await timeEach(cfg.runs, () => bare('true'));
 const orch = new Orchestrator({ cliPath: cfg.cli, cwd: cfg.cwd, env: cfg.env });
 for (let i = 0; i < 20; i++) check(await orch.exec(['true'], { sandbox: 'danger-full-access' }), 'warm-up');
 out.serverPid = orch.serverPid;
+out.rpc = await timeEach(cfg.runs, () => orch.listSessions());
 out.execUnsandboxed = await timeEach(cfg.runs, async () =>
-  check(await orch.exec(['true'], { sandbox: 'danger-full-access' }), 'unsandboxed'));
+  check(await orch.exec(['true'], { sandbox: 'danger-full-access' }), 'unsandboxed', 'execUnsandboxed'));
 out.execSandboxed = await timeEach(cfg.runs, async () =>
-  check(await orch.exec(['true'], { sandbox: 'workspace-write' }), 'sandboxed'));
+  check(await orch.exec(['true'], { sandbox: 'workspace-write' }), 'sandboxed', 'execSandboxed'));
 const session = await orch.openSession({ sandbox: cfg.sessionSandbox });
 for (let i = 0; i < 5; i++) await session.run('true');
-out.sessionRun = await timeEach(cfg.runs, async () => check(await session.run('true'), 'session.run'));
+out.sessionRun = await timeEach(cfg.runs, async () => check(await session.run('true'), 'session.run', 'sessionRun'));
+out.parts = parts;
 await session.close();
 
 if (cfg.reference) {
