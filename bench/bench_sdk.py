@@ -110,8 +110,10 @@ def main() -> None:
         text += (f"\n\nServer RSS: {rss['after100'] / 1024:.1f} MiB after 100 execs, {rss['after'] / 1024:.1f} MiB "
                  f"after {rss['execs']:,} ({growth:+.1f} MiB; aim <= 10 MB) "
                  f"[{'met' if growth <= 10 * 1000 * 1000 / 1024 / 1024 else 'not met'}]; "
-                 f"{rss['execs'] - 100:,} execs took {rss['seconds']:.1f} s. Every 1,000: "
-                 + ", ".join(f"{n // 1000}k {kib / 1024:.1f}" for n, kib in rss["samples"]) + " MiB.")
+                 f"{rss['execs'] - 100:,} execs took {rss['seconds']:.1f} s. Every 1,000 execs, RSS and the "
+                 "mean ms per exec over those 1,000 (the task's metrics.json grows by one record per run): "
+                 + ", ".join(f"{n // 1000}k {kib / 1024:.1f} MiB {lap_ms:.1f} ms" for n, kib, lap_ms in rss["samples"])
+                 + ".")
     text += (f"\n\nSequential calls after 20 warm-up calls on one server, {platform.machine()} {os.cpu_count()} "
              f"cores, Node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}, "
              f"Python {platform.python_version()}. Session sandbox: {args.session_sandbox}. Reproduce: "

@@ -73,9 +73,13 @@ if (cfg.rssExecs > 0) {
   const pid = rss.serverPid;
   out.rss = { pid, after100: rssKiB(pid), samples: [] };
   const started = now();
+  let lap = now();
   for (let i = 100; i < cfg.rssExecs; i++) {
     await run();
-    if ((i + 1) % 1000 === 0) out.rss.samples.push([i + 1, rssKiB(pid)]);
+    if ((i + 1) % 1000 === 0) {
+      out.rss.samples.push([i + 1, rssKiB(pid), (now() - lap) / (i + 1 === 1000 ? 900 : 1000)]);
+      lap = now();
+    }
   }
   out.rss.seconds = (now() - started) / 1000;
   out.rss.after = rssKiB(pid);

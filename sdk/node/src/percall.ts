@@ -37,6 +37,7 @@ export function runCli(cli: CliProcess, args: string[], options: CallOptions & {
   });
   const out: Finished = { code: null, signal: null, stdout: '', stderr: '', summary: null };
   let buffer = '';
+  let failure: { error: unknown } | null = null; // what onEvent threw: the run is stopped and the call rejects
   const onLine = (line: string): void => {
     let event: OrchestratorEvent;
     try {
@@ -44,7 +45,14 @@ export function runCli(cli: CliProcess, args: string[], options: CallOptions & {
     } catch {
       return; // not an event (the CLI writes only events to stdout with --format jsonl)
     }
-    options.onEvent?.(event);
+    if (failure) return;
+    try {
+      options.onEvent?.(event);
+    } catch (error) {
+      failure = { error };
+      child.kill('SIGTERM');
+      return;
+    }
     if (event.type === 'approval:request' && handler) {
       void answer(handler, event.payload, child.stdin);
     } else if (event.type === 'run:summary') {
@@ -79,7 +87,8 @@ export function runCli(cli: CliProcess, args: string[], options: CallOptions & {
       if (buffer.trim()) onLine(buffer);
       out.code = code;
       out.signal = signal;
-      resolve(out);
+      if (failure) reject(failure.error);
+      else resolve(out);
     });
   });
 }

@@ -20,6 +20,8 @@ interface Pending extends CallHooks {
   method: string;
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
+  /** What the caller's onEvent threw: the run is cancelled and the call rejects with it. */
+  failure?: { error: unknown };
 }
 
 interface Message {
@@ -171,13 +173,20 @@ export class Connection {
     if (!call) return;
     this.pending.delete(id);
     if (this.pending.size === 0) this.idle();
-    if (message.error) call.reject(errorFromResponse(message.error, call.method));
+    if (call.failure) call.reject(call.failure.error as Error);
+    else if (message.error) call.reject(errorFromResponse(message.error, call.method));
     else call.resolve(message.result);
   }
 
   private routeEvent(params: Record<string, unknown>): void {
     const call = this.pending.get(params.requestId as number);
-    if (call?.onEvent && params.event) call.onEvent(params.event as OrchestratorEvent);
+    if (!call?.onEvent || !params.event || call.failure) return;
+    try {
+      call.onEvent(params.event as OrchestratorEvent);
+    } catch (error) {
+      call.failure = { error };
+      this.notify('$/cancelRequest', { id: params.requestId as number });
+    }
   }
 
   private async answerApproval(id: number | string, params: Record<string, unknown>): Promise<void> {

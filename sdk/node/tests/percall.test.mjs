@@ -116,3 +116,14 @@ test('start, status and resume run through the CLI commands', async (t) => {
   const resumed = await orch.resume(failed.runId, { task: 'pipe', token });
   assert.equal(resumed.status, 'succeeded');
 });
+
+test('an onEvent callback that throws stops the per-call process and rejects with its error', async (t) => {
+  const { orch } = perCall(t);
+  const boom = new Error('listener failed');
+  const started = Date.now();
+  const error = await orch.exec(['sleep', '30'], {
+    onEvent: (e) => { if (e.type === 'exec:begin') throw boom; },
+  }).then(() => null, (e) => e);
+  assert.equal(error, boom);
+  assert.ok(Date.now() - started < 10000);
+});

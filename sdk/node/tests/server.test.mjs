@@ -188,3 +188,13 @@ test('close() ends the server; a closed Orchestrator refuses calls', async (t) =
   assert.throws(() => process.kill(pid, 0), /ESRCH/);
   await assert.rejects(orch.exec(['true']), UsageError);
 });
+
+test('an onEvent callback that throws cancels the run and rejects the call with its error', async (t) => {
+  const { orch } = server(t);
+  const boom = new Error('listener failed');
+  const error = await orch.exec(['sleep', '30'], {
+    onEvent: (e) => { if (e.type === 'exec:begin') throw boom; },
+  }).then(() => null, (e) => e);
+  assert.equal(error, boom);
+  assert.equal((await orch.exec(['true'])).exitCode, 0, 'the server carries on');
+});
