@@ -39,6 +39,10 @@ def main() -> None:
         ("`codex-orchestrator --version`", [CLI, "--version"]),
         ("`codex-orchestrator start` (1 stage: true)", [CLI, "start", "--format", "jsonl", "--task", "bench"]),
         ("`codex-orchestrator exec --jsonl -- true`", [CLI, "exec", "--jsonl", "--task", "bench", "--", "true"]),
+        # Telemetry named but switched off: the settings are read, OpenTelemetry is never imported.
+        ("`exec --jsonl -- true`, OTEL_SDK_DISABLED=true", ["env", "OTEL_SDK_DISABLED=true",
+                                                           "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9",
+                                                           CLI, "exec", "--jsonl", "--task", "bench", "--", "true"]),
     ]
     reference = None if args.no_reference else reference_bin("codex-orchestrator")
     if reference:

@@ -32,6 +32,7 @@ def main() -> int:
         ["bench_streaming.py", "--sizes", "10M" if quick else "50M,1G", "--runs", "1" if quick else "3"],
         ["bench_sdk.py", "--runs", "50" if quick else "500", "--reference-runs", "3" if quick else "20",
          "--rss-execs", "300" if quick else "10000"],
+        ["bench_telemetry.py", "--runs", "3" if quick else "15", "--calls", "30" if quick else "300"],
     ]
     for script, *options in steps:
         print(f"== {script} {' '.join(options)}", flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -17,6 +18,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--require-sandbox", action="store_true", default=False,
                      help="fail (instead of skipping) the sandbox tests when a backend does not work here; "
                           "implied by CI=true")
+
+
+# The real `codex` (tests/peers) confines its commands with bubblewrap, which creates empty mount points
+# for the names it protects (`.git`, `.codex`, `.agents`, ...) in every writable root, /tmp included, and
+# leaves them there. An empty `/tmp/.git` would make every test directory under /tmp look like part of a
+# repository rooted at /tmp. Remove such leftovers (rmdir: only while they are empty) before each test.
+_CODEX_MOUNT_POINTS = tuple(os.path.join(os.path.realpath("/tmp"), name)
+                            for name in (".git", ".codex", ".agents", ".aws"))
+
+
+@pytest.fixture(autouse=True)
+def no_codex_mount_points() -> None:
+    for path in _CODEX_MOUNT_POINTS:
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
 
 
 @pytest.fixture(autouse=True)

@@ -13,17 +13,30 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy kno
 __version__ = "0.1.0"
 
 __all__ = [
+    "ApprovalRequest",
+    "AsyncOrchestrator",
     "ConfigError",
+    "ExecResult",
+    "Orchestrator",
     "OrchestratorError",
+    "RunResult",
     "SandboxUnavailableError",
+    "Session",
     "UsageError",
     "__version__",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .api.client import ApprovalRequest, AsyncOrchestrator, ExecResult, Orchestrator, RunResult, Session
     from .errors import ConfigError, OrchestratorError, SandboxUnavailableError, UsageError
 
 _EXPORTS = {
+    "Orchestrator": "api.client",
+    "AsyncOrchestrator": "api.client",
+    "ExecResult": "api.client",
+    "RunResult": "api.client",
+    "ApprovalRequest": "api.client",
+    "Session": "api.client",
     "OrchestratorError": "errors",
     "ConfigError": "errors",
     "UsageError": "errors",

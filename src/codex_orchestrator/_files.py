@@ -132,8 +132,13 @@ def _pid_alive(pid: int) -> bool:
 
 def make_dirs(folder: Path, *, within: Path) -> None:
     """Create `folder` and its parents below `within`, following no link (see `_directory`)."""
-    with _directory(folder, within, create=True):
-        pass
+    try:
+        with _directory(folder, within, create=True):
+            pass
+    except OSError as exc:
+        if exc.errno in STORAGE_ERRNOS:
+            raise storage_error(folder, exc) from None
+        raise
 
 
 def _refuse_link(dir_fd: int, name: str, path: Path) -> None:
@@ -163,7 +168,11 @@ def storage_error(path: Path | str, exc: OSError) -> Exception:
     """The machine could not store a run file (full disk, I/O error): StorageError, exit 74, naming it."""
     from .errors import StorageError
 
-    return StorageError(f"{path}: cannot write: {exc.strerror or exc}", str(path), exc.errno)
+    hint = ""
+    if exc.errno == errno.EROFS and os.environ.get("CODEX_ORCHESTRATOR_RUN_ID"):
+        hint = (" (this command runs inside a sandboxed run, where the run store is read-only; "
+                "a nested run needs that run's approval to leave the sandbox)")
+    return StorageError(f"{path}: cannot write: {exc.strerror or exc}{hint}", str(path), exc.errno)
 
 
 def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o644, fsync: bool = True,

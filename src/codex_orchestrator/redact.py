@@ -42,4 +42,50 @@ def redact_tree(value: Any) -> Any:
                        else redact_tree(item)) for name, item in value.items()}
     if isinstance(value, list):
         return [redact_tree(item) for item in value]
+    if isinstance(value, str):  # an endpoint may carry a password: https://user:pass@host
+        return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", value)
     return value
+
+
+# `NAME=value` with a secret-looking NAME, `--token=value`, `--password value`, `Bearer value`, and the
+# password of a URL: what a command line may carry that must not leave in telemetry or notifications.
+_ASSIGNMENT = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)=(?P<value>\S+)")
+_SECRET_FLAG = re.compile(r"(?i)^--?(?P<name>[a-z0-9][a-z0-9_.-]*)$")
+_BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{6,}")
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/\s:@]*):[^/\s@]+@", re.IGNORECASE)
+
+
+def redact_command(text: str, secrets: frozenset[str] = frozenset()) -> str:
+    """A command line (or any text about one) without the secret values it may carry.
+
+    Names are matched as elsewhere in this module (`GITHUB_TOKEN=...`, `--api-key=...`,
+    `Authorization: Bearer ...`, `https://user:pass@host`); `secrets` adds known values (those of the
+    secret-named variables of the environment, see `secret_values`), replaced wherever they appear.
+    """
+    for value in sorted(secrets, key=len, reverse=True):
+        text = text.replace(value, REDACTED)
+    text = _ASSIGNMENT.sub(lambda m: f"{m['name']}={REDACTED}" if is_secret_name(m["name"].lstrip("-"))
+                           else m.group(0), text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
+
+
+def redact_argv(argv: list[str], secrets: frozenset[str] = frozenset()) -> list[str]:
+    """`redact_command` for each argument, and the argument after a secret flag (`--token VALUE`)."""
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        flag = _SECRET_FLAG.match(arg)
+        hide_next = bool(flag and is_secret_name(flag["name"]))
+        out.append(redact_command(arg, secrets))
+    return out
+
+
+def secret_values(*envs: Mapping[str, str], minimum: int = 6) -> frozenset[str]:
+    """The values of the secret-named variables of `envs` (long enough not to match ordinary words)."""
+    return frozenset(value for env in envs for name, value in env.items()
+                     if is_secret_name(name) and len(value) >= minimum)

@@ -122,9 +122,11 @@ def repo_config_schema() -> dict[str, Any]:
     kinds: dict[str, dict[str, Any]] = {
              "str": {"type": "string"}, "int": {"type": "integer"}, "float": {"type": "number"},
              "bool": {"type": "boolean"}, "list[str]": {"type": "array", "items": {"type": "string"}},
-             "table": {"type": "object"}}
+             "table": {"type": "object"}, "list[table]": {"type": "array", "items": {"type": "object"}}}
     properties: dict[str, Any] = {"$schema": {"type": "string"}}
     for key in KEYS:
+        if key.repo == "never":  # a repo config naming it is refused (docs/security.md)
+            continue
         entry: dict[str, Any] = {**kinds[key.kind], "description": key.help}
         if key.choices:
             entry["enum"] = list(key.choices)
@@ -150,7 +152,9 @@ def repo_config_schema() -> dict[str, Any]:
             "timeout": {"type": "number", "exclusiveMinimum": 0},
             "escalate": {"type": "boolean"}, "justification": {"type": "string"},
             "retryOnExitCodes": {"type": "array", "items": {"type": "integer"}},
+            "timeoutMs": {"type": "number", "exclusiveMinimum": 0}, "summaryHint": {"type": "string"},
         },
+        "not": {"required": ["timeout", "timeoutMs"]},
     }
     subpipeline_stage = {
         "type": "object", "required": ["kind", "id", "pipeline"], "additionalProperties": False,
@@ -158,12 +162,27 @@ def repo_config_schema() -> dict[str, Any]:
                        "description": {"type": "string"}, "pipeline": {"type": "string"},
                        "optional": {"type": "boolean"}},
     }
+    codex_stage = {  # pipelines/codex_spec.py
+        "type": "object", "required": ["kind", "id", "prompt"], "additionalProperties": False,
+        "properties": {"kind": {"const": "codex"}, "id": {"type": "string"}, "title": {"type": "string"},
+                       "description": {"type": "string"}, "prompt": {"type": "string", "minLength": 1},
+                       "model": {"type": "string"}, "profile": {"type": "string"},
+                       "outputSchema": {"type": "string"}, "cwd": {"type": "string"},
+                       "timeout": {"type": "number", "exclusiveMinimum": 0}, "allowFailure": {"type": "boolean"}},
+    }
+    stage_set_ref = {"type": "object", "required": ["kind", "ref"], "additionalProperties": False,
+                     "properties": {"kind": {"const": "stage-set"}, "ref": {"type": "string"}}}
+    stages = {"type": "array", "items": {"oneOf": [command_stage, subpipeline_stage, codex_stage, stage_set_ref]}}
+    properties["stageSets"] = {"type": "object", "additionalProperties": stages,
+                               "description": "Named lists of stages, used in place by {kind: stage-set, ref}."}
     properties["pipelines"] = {"type": "array", "items": {
         "type": "object", "required": ["id", "stages"], "additionalProperties": False,
         "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
-                       "guardrailsRequired": {"type": "boolean"},
-                       "stages": {"type": "array", "items": {"oneOf": [command_stage, subpipeline_stage]}}}}}
+                       "tags": {"type": "array", "items": {"type": "string"}},
+                       "metadata": {"type": "object", "description": "Kept and shown by `plan`; never a setting."},
+                       "guardrailsRequired": {"type": "boolean"}, "stages": stages}}}
     properties["defaultPipeline"] = {"type": "string"}
+    properties["runtimeMode"] = {"enum": ["cli", "appserver"], "description": "The reference's; ignored here."}
     return {"$schema": DRAFT, "$id": BASE_ID + "repo-config.schema.json",
             "title": "codex.orchestrator.json", "type": "object", "properties": properties,
             "additionalProperties": False}

@@ -92,14 +92,17 @@ def test_large_output_keeps_summaries_bounded(tmp_path: Path) -> None:
 def test_output_schema_valid_and_invalid(tmp_path: Path) -> None:
     schema = tmp_path / "schema.json"
     schema.write_text(json.dumps({"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}}))
-    good = run_cli("exec", "--json", "--output-schema", str(schema), "--", "echo", '{"ok": true}', cwd=tmp_path)
+    good = run_cli("exec", "--format", "summary", "--output-schema", str(schema),
+                   "--", "echo", '{"ok": true}', cwd=tmp_path)
     assert good.returncode == 0, good.stderr
     assert json.loads(good.stdout)["outputs"]["structured"] == {"ok": True}
-    bad = run_cli("exec", "--json", "--output-schema", str(schema), "--", "echo", '{"ok": "yes"}', cwd=tmp_path)
+    bad = run_cli("exec", "--format", "summary", "--output-schema", str(schema),
+                   "--", "echo", '{"ok": "yes"}', cwd=tmp_path)
     assert bad.returncode == 65
     summary = json.loads(bad.stdout)
     assert summary["status"] == "failed" and "ok" in summary["outputs"]["validationErrors"][0]
-    not_json = run_cli("exec", "--json", "--output-schema", str(schema), "--", "echo", "hello", cwd=tmp_path)
+    not_json = run_cli("exec", "--format", "summary", "--output-schema", str(schema),
+                   "--", "echo", "hello", cwd=tmp_path)
     assert not_json.returncode == 65 and "not JSON" in json.loads(not_json.stdout)["statusDetail"]
 
 
@@ -201,7 +204,7 @@ def test_signal_still_ends_the_stream(tmp_path: Path, sig: int, code: int) -> No
 
 def test_human_view_on_request(tmp_path: Path) -> None:
     # --json prints only the summary; the text view is what a terminal gets.
-    result = run_cli("exec", "--json", "--", "echo", "hi", cwd=tmp_path)
+    result = run_cli("exec", "--format", "summary", "--", "echo", "hi", cwd=tmp_path)
     summary = json.loads(result.stdout)
     assert summary["status"] == "succeeded" and summary["metrics"]["latencyMs"] > 0
 
@@ -215,7 +218,7 @@ def test_human_view_on_a_terminal(tmp_path: Path) -> None:
 
 def test_full_auto_overrides_global_choices(tmp_path: Path, isolated_home: Path) -> None:
     (isolated_home / ".codex" / "config.toml").write_text('approval_policy = "untrusted"\nsandbox_mode = "read-only"\n')
-    result = run_cli("exec", "--json", "--full-auto", "--", "sh", "-c", "echo x > f", cwd=tmp_path)
+    result = run_cli("exec", "--format", "summary", "--full-auto", "--", "sh", "-c", "echo x > f", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     manifest = json.loads(Path(json.loads(result.stdout)["run"]["manifest"]).read_text())
     assert (manifest["approval_policy"], manifest["sandbox_mode"]) == ("on-request", "workspace-write")
@@ -229,13 +232,13 @@ def test_terminal_view_never_glues_a_status_line_to_partial_output(tmp_path: Pat
 
 
 def test_one_argument_with_spaces_is_a_shell_line(tmp_path: Path) -> None:
-    result = run_cli("exec", "--json", "--", "echo a && echo b | tr b c", cwd=tmp_path)
+    result = run_cli("exec", "--format", "summary", "--", "echo a && echo b | tr b c", cwd=tmp_path)
     assert json.loads(result.stdout)["outputs"]["stdoutTail"] == "a\nc\n"
-    session = run_cli("exec", "--json", "--session", "s", "--", "cd / && pwd", cwd=tmp_path)
+    session = run_cli("exec", "--format", "summary", "--session", "s", "--", "cd / && pwd", cwd=tmp_path)
     assert json.loads(session.stdout)["outputs"]["stdoutTail"] == "/\n"
 
 
 def test_an_exec_run_cannot_be_resumed(tmp_path: Path) -> None:
-    failed = json.loads(run_cli("exec", "--json", "--", "false", cwd=tmp_path).stdout)
+    failed = json.loads(run_cli("exec", "--format", "summary", "--", "false", cwd=tmp_path).stdout)
     result = run_cli("resume", "--run", failed["run"]["id"], cwd=tmp_path)
     assert result.returncode == 2 and "only pipeline runs can be resumed" in result.stderr

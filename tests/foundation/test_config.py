@@ -64,11 +64,23 @@ def test_sandbox_and_network_from_codex_toml(repo: Repo, isolated_home: Path) ->
     assert config.get("sandbox_workspace_write.writable_roots") == ["/srv/cache"]
 
 
-def test_codex_profile_applies(repo: Repo, isolated_home: Path) -> None:
+def test_codex_profiles_are_files_as_in_codex_0_169(repo: Repo, isolated_home: Path) -> None:
+    """W2-5: Codex 0.169 refuses the legacy `profile = "x"` selector and layers NAME.config.toml with -p."""
+    env = {"CODEX_HOME": str(isolated_home / ".codex")}
     codex_toml(isolated_home, 'profile = "safe"\napproval_policy = "never"\n'
                               '[profiles.safe]\napproval_policy = "untrusted"\n')
-    config = load_config(repo.root, env={"CODEX_HOME": str(isolated_home / ".codex")})
-    assert config.get("approval_policy") == "untrusted"
+    with pytest.raises(ConfigError, match="legacy `profile = 'safe'` config is no longer supported"):
+        load_config(repo.root, env=env)
+    codex_toml(isolated_home, 'approval_policy = "never"\n[profiles.safe]\napproval_policy = "untrusted"\n')
+    assert load_config(repo.root, env=env).get("approval_policy") == "never"  # the table alone is ignored
+    with pytest.raises(ConfigError, match=r"legacy \[profiles.safe\] table"):
+        load_config(repo.root, env=env, profile="safe")
+    codex_toml(isolated_home, 'approval_policy = "never"\n')
+    (isolated_home / ".codex" / "safe.config.toml").write_text('approval_policy = "untrusted"\n')
+    config = load_config(repo.root, env=env, profile="safe")
+    assert config.get("approval_policy") == "untrusted" and config.profile == "safe"
+    assert config.settings["approval_policy"].source.endswith("safe.config.toml")
+    assert load_config(repo.root, env=env, profile="absent").get("approval_policy") == "never"  # an empty layer
 
 
 def test_repo_writable_root_outside_repo_is_refused(repo: Repo) -> None:

@@ -33,3 +33,18 @@ def codex_bin() -> Path:
 def reference_package() -> Path:
     """The installed reference orchestrator package directory (@kbediako/codex-orchestrator)."""
     return _need(NODE_MODULES / "@kbediako" / "codex-orchestrator", "@kbediako/codex-orchestrator")
+
+
+def codex_home_outside_tmp() -> Path:
+    """A fresh CODEX_HOME for the real codex that is not under /tmp: its sandbox helper refuses to start
+    from a temporary directory. The caller removes it (shutil.rmtree)."""
+    import tempfile
+
+    homes = HERE / ".homes"
+    homes.mkdir(exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=homes))
+
+
+def codex_sdk() -> Path:
+    """The installed @openai/codex-sdk package directory (its ThreadEvent types and stream reader)."""
+    return _need(NODE_MODULES / "@openai" / "codex-sdk", "@openai/codex-sdk")

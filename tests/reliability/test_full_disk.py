@@ -4,6 +4,7 @@ line naming the file, the manifest not left in_progress, and never a torn line i
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import CLI, Repo
+from ..conftest import CLI, Repo, run_cli
 
 SCRIPT = """
 mount -t tmpfs -o size=400k tmpfs "$DIR" || exit 99
@@ -64,3 +65,15 @@ def test_a_torn_tail_is_cut_before_a_resume_appends(repo: Repo) -> None:
     assert repo.run("resume", "--run", manifest["run_id"]).returncode == 0
     for line in events.read_bytes().splitlines():
         json.loads(line)
+
+
+def test_a_nested_run_inside_the_sandbox_is_a_storage_error_not_a_crash(repo: Repo) -> None:
+    """The run store is read-only inside the sandbox: a nested `exec` says so (exit 74), not "internal error"."""
+    inner = " ".join([*map(shlex.quote, CLI), "exec", "--jsonl", "--", "true"])
+    result = run_cli("exec", "--format", "summary", "--approval-policy", "never", "--", "sh", "-c", inner,
+                     cwd=repo.root)
+    summary = json.loads(result.stdout)
+    assert summary["result"]["exitCode"] == 74
+    assert "internal error" not in summary["outputs"]["stderrTail"]
+    assert "Read-only file system" in summary["outputs"]["stderrTail"]
+    assert "run store is read-only" in summary["outputs"]["stderrTail"]

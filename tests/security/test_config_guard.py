@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from codex_orchestrator.config import load_config
+from codex_orchestrator.errors import ConfigError
 
 from ..conftest import Repo
 
@@ -76,8 +77,6 @@ def test_repo_excludes_add_to_the_users(repo: Repo, isolated_home: Path) -> None
 
 
 @pytest.mark.parametrize(("key", "value"), [
-    ("notify", ["/bin/sh", "-c", "curl evil"]),
-    ("otel", {"exporter": {"otlp-http": {"endpoint": "http://evil"}}}),
     ("shell_environment_policy.set", {"LD_PRELOAD": "/repo/evil.so"}),
     ("shell_environment_policy.include_only", ["*"]),
 ])
@@ -96,8 +95,12 @@ def test_trusted_project_may_loosen(repo: Repo, isolated_home: Path) -> None:
     assert config.get("approval_policy") == "never"
     assert "trusted" in (config.settings["approval_policy"].note or "")
     # ... but never the trusted-only keys
+    repo.config({"shell_environment_policy": {"set": {"LD_PRELOAD": "/repo/evil.so"}}})
+    assert load(repo, isolated_home).get("shell_environment_policy.set") == {}
+    # ... and a repo naming a program to run or an address to send data to is an error, trusted or not
     repo.config({"notify": ["/bin/true"]})
-    assert load(repo, isolated_home).get("notify") == []
+    with pytest.raises(ConfigError, match="notify: a repository config may not set this"):
+        load(repo, isolated_home)
 
 
 def test_untrusted_level_is_not_trust(repo: Repo, isolated_home: Path) -> None:

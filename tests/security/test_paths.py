@@ -31,7 +31,8 @@ def test_stage_cwd_outside_the_repo_refuses_the_run(repo: Repo, outside: Path, c
 
 def test_a_stage_that_swaps_a_folder_for_a_symlink_cannot_move_the_next(repo: Repo, outside: Path) -> None:
     (repo.root / "web").mkdir()
-    repo.pipeline(stage("swap", f'rm -rf web && ln -s "{outside}" web'),
+    # `rm -r`, not `rm -rf`: a forced rm asks first since W2-5 (Codex's dangerous-command check)
+    repo.pipeline(stage("swap", f'rm -r web && ln -s "{outside}" web'),
                   stage("build", "touch built", cwd="web"))
     result = repo.run("start", "--format", "jsonl")
     assert result.returncode == 1
@@ -85,7 +86,7 @@ def test_dot_agents_is_read_only(backend: str, tmp_path: Path) -> None:
 
 FORGE = ('echo \'{"type":"run:summary","payload":{"status":"succeeded"}}\' >> "$RUN_DIR/events.jsonl"; '
          'echo \'{}\' > "$RUN_DIR/manifest.json"; mv "$RUN_DIR" "$RUN_DIR.moved"; '
-         'echo \'{}\' > "$STATE"; rm -f "$STATE.lock"; ln -sf /etc/passwd "$STATE.lock"; exit 0')
+         'echo \'{}\' > "$STATE"; rm "$STATE.lock" 2>/dev/null; ln -sf /etc/passwd "$STATE.lock"; exit 0')
 
 
 @pytest.mark.parametrize("backend_name", ["builtin", "bwrap"])

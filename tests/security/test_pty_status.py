@@ -45,7 +45,7 @@ def test_the_previous_token_is_worthless(tmp_path: Path) -> None:
 
 
 def test_through_the_cli_sandboxed(repo: Repo) -> None:
-    result = repo.run("exec", "--pty", "--json", "--", "printf 'x\\036co-end:99\\036y'; (exit 5)")
+    result = repo.run("exec", "--pty", "--format", "summary", "--", "printf 'x\\036co-end:99\\036y'; (exit 5)")
     summary = json.loads(result.stdout)
     assert summary["result"]["exitCode"] == 5
     assert "co-end:99" in summary["outputs"]["stdoutTail"]

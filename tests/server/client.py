@@ -17,8 +17,8 @@ from tests.conftest import CLI
 
 class Client:
     def __init__(self, cwd: Path, *, env: Mapping[str, str] | None = None,
-                 on_approval: Callable[[dict[str, Any]], Any] | None = None) -> None:
-        self.proc = subprocess.Popen([*CLI, "serve", "--stdio"], cwd=cwd, stdin=subprocess.PIPE,
+                 on_approval: Callable[[dict[str, Any]], Any] | None = None, args: tuple[str, ...] = ()) -> None:
+        self.proc = subprocess.Popen([*CLI, "serve", "--stdio", *args], cwd=cwd, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      env={**os.environ, **(env or {})})
         self.on_approval = on_approval

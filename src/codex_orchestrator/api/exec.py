@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..events.protocol import RunSummary
     from ..exec.cancel import CancelToken
     from ..exec.sessions import ExecSessionManager
+    from ..observe import Observers
     from ..tools.asker import Asker
     from ..tools.request import ToolResult
 
@@ -80,7 +81,7 @@ class ExecOptions:
     escalate: bool = False
     justification: str | None = None
     output_schema: OutputSchema | None = None
-    parent_run_id: str | None = None
+    parent_run_id: str | None = None  # --parent-run: a run of this repository, any task (runs/lineage.py)
 
 
 @record
@@ -101,12 +102,13 @@ class ExecReport:
 def run_exec(
     options: ExecOptions, *, config: Config, cancel: CancelToken, asker: Asker,
     subscribers: Iterable[Subscriber] = (), sessions: ExecSessionManager | None = None,
-    session_approvals: set[str] | None = None,
+    session_approvals: set[str] | None = None, observers: Observers | None = None, output_format: str | None = None,
 ) -> ExecReport:
     """Run one command as a run of its own (manifest, events, summary) and report how it ended.
 
     Sessions passed in are the caller's (they outlive the call); without them a PTY session lives
-    only as long as this call.
+    only as long as this call. `observers` (telemetry, notifications) see the run and give the
+    command its TRACEPARENT; `output_format` is how the caller delivers the events (run metrics).
     """
     from ..runs.active import ActiveRun
     from ..runs.manifest import CommandRecord, PipelineRef
@@ -121,16 +123,24 @@ def run_exec(
     )
     record_ = CommandRecord(index=1, id="exec", title="exec", kind="command", command=request.display,
                             status="pending")
+    parent = None
+    if options.parent_run_id is not None:  # must be a run of this repository: checked before anything exists
+        from ..runs.lineage import resolve_parent
+
+        parent = resolve_parent(config.repo_root, options.parent_run_id)
     run = ActiveRun.create(
         config=config, task_id=options.task_id, pipeline=PipelineRef("exec", "exec", "exec"), cwd=options.cwd,
         commands=[record_], approval_policy=config.get("approval_policy"), sandbox_mode=config.get("sandbox_mode"),
-        subscribers=subscribers, parent_run_id=options.parent_run_id,
+        subscribers=[*subscribers, *(observers.for_run() if observers else [])], parent=parent,
+        output_format=output_format,
     )
     orchestrator = ToolOrchestrator(config, run.bus, cancel=cancel, asker=asker, sequence=run.next_sequence,
                                     protected_paths=run.paths.protected, sessions=sessions,
                                     session_approvals=session_approvals)
     log_path = request.log_path = run.paths.command_log(1, "exec")
-    request.env = {**run.instructions_env, **options.env}
+    request.env = {**run.stage_env("exec"), **options.env}  # the run's variables (docs/exec.md), then --env
+    if observers is not None:
+        request.env = observers.child_env(request.env)
     # The stage is `running` in the very first manifest write (run:start), not after the first heartbeat.
     record_.status, record_.started_at, record_.log_path = "running", run.manifest.started_at, str(log_path)
     run.start()

@@ -10,6 +10,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
     from ..events.bus import Subscriber
     from ..exec.cancel import CancelToken
+    from ..observe import Observers
     from ..pipelines.runner import PipelineRunner, RunOutcome
     from ..runs.lock import RunLock
     from ..runs.store import RunPaths
@@ -17,8 +18,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def make_runner(config: Config, *, task_id: str, cancel: CancelToken, asker: Asker,
-                stream: Subscriber | None) -> PipelineRunner:
-    """A runner for the repo's pipelines; `stream` sees every event of the run and its child runs."""
+                stream: Subscriber | None, output_format: str | None = None,
+                observers: Observers | None = None) -> PipelineRunner:
+    """A runner for the repo's pipelines; `stream` sees every event of the run and its child runs, and so
+    do the `observers` (telemetry, notifications)."""
     from ..pipelines.registry import Registry
     from ..pipelines.runner import PipelineRunner
 
@@ -26,6 +29,7 @@ def make_runner(config: Config, *, task_id: str, cancel: CancelToken, asker: Ask
     runner = PipelineRunner(
         config=config, registry=registry, cancel=cancel, asker=asker, task_id=task_id,
         approval_policy=config.get("approval_policy"), sandbox_mode=config.get("sandbox_mode"), stream=stream,
+        output_format=output_format, observers=observers,
     )
     if registry.uses_sessions():
         from ..exec.sessions import ExecSessionManager
@@ -75,10 +79,12 @@ def open_for_resume(config: Config, run_id: str, task_id: str | None, token: str
     if status == "succeeded":
         lock.release()
         return Resumable(paths, manifest, None)
+    from ..runs.lineage import is_subpipeline_child
+
     problem = None
     if manifest["pipeline"].get("source") == "exec":
         problem = f"run {run_id} is an `exec` run: only pipeline runs can be resumed; run the command again"
-    elif manifest.get("parent_run_id"):
+    elif is_subpipeline_child(manifest):  # a --parent-run link is not: that run is resumed on its own
         problem = f"run {run_id} is a child run; resume its parent {manifest['parent_run_id']} instead"
     if problem:
         lock.release()
@@ -114,7 +120,10 @@ def status_view(paths: RunPaths) -> dict[str, Any]:
         "started_at": manifest["started_at"], "updated_at": manifest["updated_at"],
         "completed_at": manifest.get("completed_at"), "heartbeat_at": manifest.get("heartbeat_at"),
         "manifest": str(paths.manifest),
-        "stages": [{"id": c["id"], "status": c["status"], "exit_code": c["exit_code"], "summary": c["summary"]}
+        "parent_run_id": manifest.get("parent_run_id"), "parent_task_id": manifest.get("parent_task_id"),
+        "parent_link": manifest.get("parent_link"), "target_stage_id": manifest.get("target_stage_id"),
+        "stages": [{"id": c["id"], "status": c["status"], "exit_code": c["exit_code"], "summary": c["summary"],
+                    **({"codex_thread_id": c["codex_thread_id"]} if c.get("codex_thread_id") else {})}
                    for c in manifest["commands"]],
         "child_runs": manifest.get("child_runs", []),
     }

@@ -10,7 +10,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import add_policy_options, add_task_option, seconds
+from .common import (
+    add_codex_options,
+    add_parent_option,
+    add_policy_options,
+    add_task_option,
+    add_telemetry_options,
+    seconds,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..api.exec import OutputSchema
@@ -19,15 +26,21 @@ if TYPE_CHECKING:  # pragma: no cover
 
 EPILOG = """\
 output modes (--format, or --jsonl / --json):
-  jsonl   every event as one JSON line (the default when stdout is not a terminal and CI is not set)
-  json    one final JSON summary (the run:summary payload)
-  text    live output and a final status line (the default on a terminal and under CI=true)
+  jsonl    every event as one JSON line (the default when stdout is not a terminal and CI is not set)
+  codex    the stream in `codex exec --json`'s dialect: thread.started, turn.started, item.started/
+           item.completed (command_execution), turn.completed/turn.failed (--json, as in Codex)
+  summary  one final JSON summary (the run:summary payload; `--format json` is its old name)
+  text     live output and a final status line (the default on a terminal and under CI=true)
 
 examples:
   codex-orchestrator exec -- pytest -q
   codex-orchestrator exec -- 'cd web && npm test'     (one argument with spaces: a shell command line)
   codex-orchestrator exec --jsonl --sandbox read-only -- git status
-  codex-orchestrator exec --json --output-schema schema.json -- ./report.py
+  codex-orchestrator exec --json -- npm test          (Codex's JSONL, for tools built for `codex exec --json`)
+  codex-orchestrator exec --format summary --output-schema schema.json -- ./report.py
+  codex-orchestrator exec -p ci -c sandbox_workspace_write.network_access=true -- npm ci
+  codex-orchestrator exec --otel-endpoint http://localhost:4318 -- make test
+  codex-orchestrator exec --parent-run "$CODEX_ORCHESTRATOR_RUN_ID" -- make docs   (from inside a stage)
   echo '{"type":"approval:response","requestId":"...","decision":"approved"}' | \\
       codex-orchestrator exec --approvals stdin --approval-policy on-failure -- ./deploy.sh
 
@@ -45,13 +58,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "exec:chunk events (at most 8 KiB each), a manifest and a run:summary.",
     )
     mode = p.add_argument_group("output")
-    mode.add_argument("--format", choices=("text", "json", "jsonl"), default=None,
-                      help="text: live view; jsonl: every event as it happens; json: one final summary "
+    mode.add_argument("--format", choices=("text", "jsonl", "codex", "summary", "json"), default=None,
+                      help="text: live view; jsonl: every event as it happens; codex: Codex's `exec --json` "
+                           "events; summary (or json, its old name): one final summary "
                            "(default: text on a terminal or under CI=true, else jsonl)")
     mode.add_argument("--jsonl", action="store_true", help="the same as --format jsonl")
-    mode.add_argument("--json", action="store_true", help="the same as --format json")
+    mode.add_argument("--json", action="store_true",
+                      help="the same as --format codex: a JSONL stream as `codex exec --json` prints")
     add_task_option(p)
-    p.add_argument("--cwd", type=Path, help="working directory (default: the current one)")
+    p.add_argument("--cwd", type=Path, help="working directory (default: the current one, or -C DIR)")
     p.add_argument("--env", action="append", default=[], metavar="K=V", help="set a variable (repeatable)")
     p.add_argument("--timeout", type=seconds, help="seconds before the command's process group is stopped")
     p.add_argument("--session", metavar="ID", help="run in the PTY session ID (created on first use)")
@@ -61,7 +76,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="stdout must be JSON valid against this JSON Schema; it goes to outputs.structured")
     p.add_argument("--escalate", action="store_true", help="ask to run outside the sandbox (needs approval)")
     p.add_argument("--justification", help="why --escalate is needed (shown in the approval request)")
+    add_parent_option(p)
     add_policy_options(p)
+    add_codex_options(p)
+    add_telemetry_options(p)
     p.add_argument("command", nargs=argparse.REMAINDER, help="the command, after --")
     p.set_defaults(handler=run)
 
@@ -92,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
     shell_line: str | None = None
     if len(command) == 1 and any(c.isspace() for c in command[0]):
         shell_line = command[0]  # one quoted argument with spaces is a shell command line: `exec -- 'a && b'`
-    chosen = {name for name, on in (("jsonl", args.jsonl), ("json", args.json), (args.format, bool(args.format)))
+    explicit = "summary" if args.format == "json" else args.format  # `--format json`: the summary's old name
+    chosen = {name for name, on in (("jsonl", args.jsonl), ("codex", args.json), (explicit, bool(explicit)))
               if on}
     if len(chosen) > 1:
         raise UsageError(f"--{' and --'.join(sorted(chosen))} are different output modes; choose one")
@@ -107,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--cwd {args.cwd}: not a directory")
     from .common import output_format
 
-    fmt = output_format("jsonl" if args.jsonl else "json" if args.json else args.format)
+    fmt = output_format("jsonl" if args.jsonl else "codex" if args.json else explicit)
     return _run(args, shell_line if shell_line is not None else command, env, cwd, fmt, validator)
 
 
@@ -130,14 +149,21 @@ def _run_with(args: argparse.Namespace, command: list[str] | str, env: dict[str,
               validator: OutputSchema | None, cancel: CancelToken) -> int:
     from ..api.exec import ExecOptions, run_exec
     from ..tools.asker import choose_asker
-    from .common import load_config, task_id
+    from .common import load_config, observers, task_id
 
     config = load_config(args, cwd)
+    observed = observers(args, config)
     subscribers: list[Subscriber] = []
-    if fmt == "jsonl":
+    if fmt in ("jsonl", "codex"):
         from ..events.sinks import StdoutJsonlSink
 
-        subscribers.append(StdoutJsonlSink(cancel=cancel, on_closed=lambda: cancel.cancel(signals.SIGPIPE)))
+        stream = StdoutJsonlSink(cancel=cancel, on_closed=lambda: cancel.cancel(signals.SIGPIPE))
+        if fmt == "codex":
+            from ..events.codex_dialect import CodexDialectSink
+
+            subscribers.append(CodexDialectSink(stream))
+        else:
+            subscribers.append(stream)
     elif fmt == "text":
         from .render import HumanView
 
@@ -145,10 +171,10 @@ def _run_with(args: argparse.Namespace, command: list[str] | str, env: dict[str,
     options = ExecOptions(
         command=command, cwd=cwd, task_id=task_id(args, config), env=env, timeout=args.timeout,
         session=args.session, pty=bool(args.pty), escalate=args.escalate, justification=args.justification,
-        output_schema=validator,
+        output_schema=validator, parent_run_id=args.parent_run,
     )
     report = run_exec(options, config=config, cancel=cancel, asker=choose_asker(args.approvals),
-                      subscribers=subscribers)
-    if fmt == "json":
+                      subscribers=subscribers, observers=observed, output_format=fmt)
+    if fmt == "summary":
         sys.stdout.write(json.dumps(report.summary, indent=2) + "\n")
     return report.exit_code

@@ -32,6 +32,7 @@ examples:
   codex-orchestrator config show              every effective setting and where it came from
   codex-orchestrator sandbox check            what the sandbox can enforce on this machine
   codex-orchestrator serve --stdio            a long-lived JSON-RPC server for SDKs (docs/serve.md)
+  codex-orchestrator metrics --since 7d       approval reuse, tool latency P50/P95, JSONL adoption
 
 exit codes: a command's own exit code is passed through; 2 bad input or config,
 66 not found, 70 internal error, 71 sandbox unavailable, 75 run busy, 77 not approved,
@@ -44,7 +45,7 @@ exit codes: a command's own exit code is passed through; 2 bad input or config,
 COMMAND_MODULES = {
     "start": "pipeline_cmds", "plan": "pipeline_cmds", "status": "pipeline_cmds", "resume": "pipeline_cmds",
     "pipelines": "pipeline_cmds", "exec": "exec_cmd", "config": "config_cmd", "approvals": "approvals_cmd",
-    "sandbox": "sandbox_cmd", "instructions": "instructions_cmd", "serve": "serve_cmd",
+    "sandbox": "sandbox_cmd", "instructions": "instructions_cmd", "serve": "serve_cmd", "metrics": "metrics_cmd",
 }
 
 
@@ -148,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        if getattr(args, "cd", None):
+            _change_directory(args.cd)
         code: int = handler(args)
         return code
     except OrchestratorError as exc:
@@ -166,6 +169,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"codex-orchestrator: internal error: {type(exc).__name__}: {exc} "
               "(set CODEX_ORCHESTRATOR_DEBUG=1 for a traceback)", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _change_directory(path: str) -> None:
+    """`-C/--cd DIR`, as in Codex: the command runs as if started in DIR."""
+    import os
+
+    from ..errors import UsageError
+
+    try:
+        os.chdir(path)
+    except OSError as exc:
+        raise UsageError(f"-C {path}: {exc.strerror}") from None
+    os.environ["PWD"] = os.getcwd()
 
 
 def entry() -> None:

@@ -61,6 +61,9 @@ class HumanView:
             self._line(self._style(f"  approval: {p['decision']} ({p['approvalSource']})", "2"))
         elif kind == "tool:retry":
             self._line(self._style(f"↻ attempt {p['attempt']} in {p['delayMs']} ms: {p['reason']}", "33"))
+        elif kind == "telemetry:degraded":
+            self._line(self._style(f"! telemetry export stopped ({_printable(p['endpoint'])}): "
+                                   f"{_printable(p['reason'])}; the run goes on", "33"))
         elif kind == "stage:end":
             ends_subpipeline = "childRunId" in p or p["status"] == "skipped"  # a command stage has neither
             if ends_subpipeline and self._open_subpipelines[-1:] == [(p["stageId"], p["index"])]:

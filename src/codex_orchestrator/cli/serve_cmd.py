@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--stdio", action="store_true", required=True, help="speak JSON-RPC on stdin/stdout (required)")
     p.add_argument("--cwd", help="the directory calls run in by default (default: the current one)")
+    from .common import add_telemetry_options
+
+    add_telemetry_options(p)
     p.set_defaults(handler=run)
 
 
@@ -39,5 +42,9 @@ def run(args: argparse.Namespace) -> int:
     cwd = Path(args.cwd or os.getcwd()).resolve()
     if not cwd.is_dir():
         raise UsageError(f"--cwd {args.cwd}: not a directory")
+    from ..config import load_config
+    from .common import observers
+
+    observed = observers(args, load_config(cwd))  # telemetry and notifications for every call's run
     reader, writer = stdio()
-    return Server(reader, writer, cwd=cwd, env=dict(os.environ)).serve()
+    return Server(reader, writer, cwd=cwd, env=dict(os.environ), observers=observed).serve()

@@ -31,7 +31,9 @@ class Key:
     # How a repo config may touch the key at all (docs/security.md):
     #   "any": freely; "tighten": only towards the start of `permissiveness`; "add": may only add list
     #   items (more excludes); "lower": a bound it may only lower (0, "no bound", counts as the highest);
-    #   "trusted": never (it could run code or send data outside the sandbox).
+    #   "trusted": never (it could run code or send data outside the sandbox): a repo value is ignored with a
+    #   note; "never": the same, but a repo config naming it at all is an error (exit 2), because it names a
+    #   program to run or an address to send run data to (notify, webhooks, telemetry endpoints).
     repo: str = "any"
 
 
@@ -71,10 +73,15 @@ KEYS: tuple[Key, ...] = (
         env="ON_OUTPUT_LIMIT", choices=("truncate", "kill")),
     Key("default_task", "str", "default", "Task id used when neither --task nor MCP_RUNNER_TASK_ID is set.",
         env="TASK"),
-    Key("notify", "list[str]", [], "A program (and arguments) run after each run with one JSON argument.",
-        env="NOTIFY", codex=True, repo="trusted"),
-    Key("otel", "table", {}, "OpenTelemetry export settings (exporter, environment, log_user_prompt).",
-        codex=True, repo="trusted"),
+    Key("notify", "list[str]", [],
+        "A program (and arguments) run on run-complete, run-failed and approval-requested with one JSON argument.",
+        env="NOTIFY", codex=True, repo="never"),
+    Key("otel", "table", {},
+        "OpenTelemetry export: exporter = { otlp-http = { endpoint, headers, protocol } }, environment.",
+        codex=True, repo="never"),
+    Key("notifications.webhooks", "list[table]", [],
+        "Webhooks: [{url, events, secret?, timeout_seconds?}], POSTed JSON signed with X-Signature-256.",
+        repo="never"),
     # Codex's shell_environment_policy (codex-rs/protocol/src/shell_environment.rs), with its defaults.
     Key("shell_environment_policy.inherit", "str", "all",
         "Which of the caller's variables a command starts from: all, core (PATH, HOME, ...) or none.",
@@ -92,8 +99,16 @@ KEYS: tuple[Key, ...] = (
         env="PROJECT_DOC_MAX_BYTES", minimum=0, codex=True),
     Key("project_doc_fallback_filenames", "list[str]", [],
         "File names tried after AGENTS.override.md and AGENTS.md in each folder.", codex=True),
+    # The `codex` stage kind (docs/codex.md). Which program runs as Codex, and which of your Codex profiles a
+    # repository may pick, are yours alone: the program runs outside the sandbox, and a profile can name
+    # MCP servers, notify commands or a model provider.
+    Key("codex.bin", "str", "", "The codex program codex stages run (default: `codex` on PATH).",
+        env="CODEX_BIN", repo="trusted"),
+    Key("codex.allowed_profiles", "list[str]", [],
+        "Codex profiles (`-p NAME`) a codex stage of the repository may select; none unless you list them.",
+        env="CODEX_ALLOWED_PROFILES", repo="trusted"),
 )
 
 KEYS_BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}
-# Top-level keys of the repo config that are not settings.
-REPO_ONLY_KEYS = ("$schema", "pipelines", "defaultPipeline")
+# Top-level keys of the repo config that are not settings (pipelines/parse.py reads them).
+REPO_ONLY_KEYS = ("$schema", "pipelines", "defaultPipeline", "stageSets", "runtimeMode")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .codex_layers import CodexDocument, approval_policy, resolve_roots, trusted_projects, user_layers
 from .keys import KEYS, KEYS_BY_NAME, REPO_ONLY_KEYS, Key
 
 ENV_PREFIX = "CODEX_ORCHESTRATOR_"
@@ -28,7 +29,7 @@ def _type_name(value: Any) -> str:
 def check_value(key: Key, value: Any, where: str) -> Any:
     """Validate one value against its key; returns it normalised (ints accepted as floats)."""
     expected = {"str": "string", "int": "integer", "float": "number", "bool": "boolean",
-                "list[str]": "array of strings", "table": "object"}[key.kind]
+                "list[str]": "array of strings", "table": "object", "list[table]": "array of tables"}[key.kind]
     ok: bool
     if key.kind == "str":
         ok = isinstance(value, str)
@@ -41,6 +42,8 @@ def check_value(key: Key, value: Any, where: str) -> Any:
         ok = isinstance(value, bool)
     elif key.kind == "list[str]":
         ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+    elif key.kind == "list[table]":
+        ok = isinstance(value, list) and all(isinstance(item, dict) for item in value)
     else:
         ok = isinstance(value, dict)
     if not ok:
@@ -50,11 +53,36 @@ def check_value(key: Key, value: Any, where: str) -> Any:
     if key.kind == "table" and key.name.endswith(".set") and not all(
             isinstance(name, str) and isinstance(item, str) for name, item in value.items()):
         raise ConfigError(f"{where}: {key.name}: expected a table of strings (NAME = \"value\")")
+    if key.name == "notifications.webhooks":
+        for index, hook in enumerate(value):
+            _check_webhook(hook, f"{where}: {key.name}[{index}]")
     if key.choices is not None and value not in key.choices:
         raise ConfigError(f"{where}: {key.name}: must be one of {', '.join(key.choices)}, got {value!r}")
     if key.minimum is not None and value < key.minimum:
         raise ConfigError(f"{where}: {key.name}: must be >= {key.minimum:g}, got {value!r}")
     return value
+
+
+WEBHOOK_EVENTS = ("run-complete", "run-failed", "approval-requested")
+
+
+def _check_webhook(hook: dict[str, Any], where: str) -> None:
+    """One `notifications.webhooks` entry: {url, events, secret?, timeout_seconds?} (docs/notifications.md)."""
+    unknown = sorted(set(hook) - {"url", "events", "secret", "timeout_seconds"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (expected url, events, secret, timeout_seconds)")
+    url = hook.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}: url: expected an http:// or https:// URL, got {url!r}")
+    events = hook.get("events", list(WEBHOOK_EVENTS))
+    if not isinstance(events, list) or not events or any(e not in WEBHOOK_EVENTS for e in events):
+        raise ConfigError(f"{where}: events: expected a non-empty list of {', '.join(WEBHOOK_EVENTS)}, got {events!r}")
+    if "secret" in hook and not isinstance(hook["secret"], str):
+        raise ConfigError(f"{where}: secret: expected a string")
+    timeout = hook.get("timeout_seconds", 5)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout) \
+            or not 0 < timeout <= 60:
+        raise ConfigError(f"{where}: timeout_seconds: expected a number of seconds in (0, 60], got {timeout!r}")
 
 
 def _flatten(table: Mapping[str, Any], where: str, *, strict: bool) -> dict[str, Any]:
@@ -67,17 +95,28 @@ def _flatten(table: Mapping[str, Any], where: str, *, strict: bool) -> dict[str,
                 key = KEYS_BY_NAME.get(dotted)
                 if key is None:
                     if strict:
-                        raise ConfigError(f"{where}: unknown key {dotted!r}")
+                        raise ConfigError(f"{where}: unknown key {dotted!r}{_did_you_mean(dotted)}")
                     continue
                 values[dotted] = check_value(key, subvalue, where)
             continue
         key = KEYS_BY_NAME.get(name)
         if key is None:
             if strict and name not in REPO_ONLY_KEYS:
-                raise ConfigError(f"{where}: unknown key {name!r}")
+                raise ConfigError(f"{where}: unknown key {name!r}{_did_you_mean(name)}")
             continue
         values[name] = check_value(key, value, where)
     return values
+
+
+def _did_you_mean(name: str) -> str:
+    """` (did you mean 'stageSets'?)` for a key one typo away from a known one; only loaded on error."""
+    from ..suggest import did_you_mean
+
+    if "." in name:
+        candidates = [key.name for key in KEYS if key.name.startswith(name.split(".")[0] + ".")]
+    else:
+        candidates = [key.name.split(".")[0] for key in KEYS] + list(REPO_ONLY_KEYS)
+    return did_you_mean(name, candidates)
 
 
 def read_repo_config(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -95,44 +134,50 @@ def read_repo_config(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return _flatten(document, str(path), strict=True), document
 
 
-def read_codex_config(path: Path) -> tuple[dict[str, Any], frozenset[str]]:
-    """Read the keys we share with the Codex CLI from its `config.toml`, honouring its `profile`.
+def codex_layer_values(document: CodexDocument, *, all_keys: bool = False) -> dict[str, Any]:
+    """Our keys from one Codex TOML layer (a `-c` layer may set any of our keys; a file only Codex's).
 
-    Returns (values, trusted projects): the second is every path `P` with
-    `[projects."P"] trust_level = "trusted"`, Codex's way of saying that a
-    project's own files may be believed. The file is Codex's: keys we do not use
-    are ignored, but a key we use with a wrong type is an error, because silently
-    ignoring a user's global choice would loosen it.
+    The file is Codex's: keys we do not use are ignored, but a key we use with a
+    wrong type is an error, because silently ignoring a user's global choice would
+    loosen it. Relative writable roots resolve against the layer's folder.
+    """
+    table = dict(document.table)
+    if "approval_policy" in table:
+        table["approval_policy"] = approval_policy(table["approval_policy"], document.where)
+    wanted = {key.name for key in KEYS if all_keys or key.codex}
+    values = {k: v for k, v in _flatten(table, document.where, strict=False).items() if k in wanted}
+    resolve_roots(values, document.base)
+    return values
+
+
+def read_codex_config(path: Path) -> tuple[dict[str, Any], frozenset[str]]:
+    """The keys we share with Codex from one `config.toml`, and its trusted projects (see codex_layers)."""
+    layers, table = user_layers(path.parent, None) if path.name == "config.toml" else ([], {})
+    values: dict[str, Any] = {}
+    for layer in layers:
+        values.update(codex_layer_values(layer))
+    return values, trusted_projects(table)
+
+
+def read_home_config(path: Path) -> dict[str, Any]:
+    """`$CODEX_ORCHESTRATOR_HOME/config.toml`: the orchestrator's own user config (trusted, like Codex's).
+
+    It is ours, so it is read strictly: an unknown key or a wrong type is an error naming the file.
     """
     if not path.is_file():
-        return {}, frozenset()
+        return {}  # the common case costs no tomllib import
     import tomllib
 
     try:
         with path.open("rb") as handle:
             document = tomllib.load(handle)
     except FileNotFoundError:
-        return {}, frozenset()
+        return {}
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    codex_keys = {key.name for key in KEYS if key.codex}
-    values = {k: v for k, v in _flatten(document, str(path), strict=False).items() if k in codex_keys}
-    profile = document.get("profile")
-    if isinstance(profile, str):
-        profiles = document.get("profiles", {})
-        selected = profiles.get(profile) if isinstance(profiles, dict) else None
-        if not isinstance(selected, dict):
-            raise ConfigError(f"{path}: profile: no [profiles.{profile}] table")
-        where = f"{path} [profiles.{profile}]"
-        values.update({k: v for k, v in _flatten(selected, where, strict=False).items() if k in codex_keys})
-    projects = document.get("projects")
-    trusted = frozenset(
-        name for name, table in (projects.items() if isinstance(projects, dict) else ())
-        if isinstance(table, dict) and table.get("trust_level") == "trusted"
-    )
-    return values, trusted
+    return _flatten(document, str(path), strict=True)
 
 
 def _parse_env_value(key: Key, name: str, text: str) -> Any:

@@ -2,14 +2,16 @@
 
 Precedence, highest first: CLI flags > environment (CODEX_ORCHESTRATOR_*) >
 repo config (`codex.orchestrator.json`, else `config/orchestrator.json`) >
-the Codex CLI's `$CODEX_HOME/config.toml` > built-in defaults.
+the orchestrator's own `$CODEX_ORCHESTRATOR_HOME/config.toml` > the Codex CLI's
+`$CODEX_HOME/config.toml` > built-in defaults.
 
 One guard on top of precedence: a repo config is written by whoever wrote the
 repository, so it may only tighten. Each key says how a repo may touch it
 (`Key.repo`): guarded keys are compared against the value of the *trusted*
 layers (flags, environment, config.toml, else the built-in default) and a looser
 repo value is refused with a note; keys that could run code or send data out
-(notify, otel, environment `set`) come only from trusted layers; exclude lists
+(notify, otel, webhooks, environment `set`) come only from trusted layers, and a
+repo config that names a program to run or an address to send data to is an error; exclude lists
 may only grow. Loosening needs the user's own word: a flag, an environment
 variable, or Codex's `[projects."<root>"] trust_level = "trusted"`.
 """
@@ -17,14 +19,15 @@ variable, or Codex's `[projects."<root>"] trust_level = "trusted"`.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._record import field, record
 from ..errors import ConfigError
-from .keys import KEYS, Key
-from .layers import check_value, read_codex_config, read_env, read_repo_config
+from .codex_layers import CodexDocument, parse_overrides, project_layer, trusted_projects, user_layers
+from .keys import KEYS, KEYS_BY_NAME, Key
+from .layers import check_value, codex_layer_values, read_env, read_home_config, read_repo_config
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..exec.env import EnvPolicy
@@ -39,7 +42,7 @@ REPO_PROTECTED_NAMES = (".git", ".codex", ".agents", ".runs")
 class Setting:
     key: str
     value: Any
-    source: str  # "flag" | "env:NAME" | "repo:PATH" | "codex:PATH" | "default"
+    source: str  # "flag" | "env:NAME" | "repo:PATH" | "home:PATH" | "codex:PATH" | "default"
     note: str | None = None
 
 
@@ -51,7 +54,12 @@ class Config:
     repo_document: dict[str, Any] = field(default_factory=dict)
     codex_home: Path = Path()
     codex_config_path: Path = Path()
+    home_config_path: Path = Path()  # $CODEX_ORCHESTRATOR_HOME/config.toml
     project_trusted: bool = False  # `[projects."<root>"] trust_level = "trusted"` in config.toml
+    profile: str | None = None  # `-p/--profile NAME`: $CODEX_HOME/NAME.config.toml is layered on config.toml
+    project_config_path: Path | None = None  # a trusted project's .codex/config.toml, when it was read
+    layers: list[str] = field(default_factory=list)  # the Codex layers read, lowest precedence first
+    bypass: bool = False  # --dangerously-bypass-approvals-and-sandbox
 
     def get(self, key: str) -> Any:
         return self.settings[key].value
@@ -72,6 +80,17 @@ class Config:
             protected_paths=protected,
         )
 
+
+    def rules_layers(self) -> list[tuple[Path, bool]]:
+        """Codex rules folders, lowest precedence first, each with whether its `allow` rules count:
+        `$CODEX_HOME/rules` always; the project's `.codex/rules` too, whose `allow` rules (and
+        host_executable entries) count only in a trusted project: an untrusted repository may add
+        `prompt`/`forbidden` rules, never take a command out of the sandbox (docs/security.md)."""
+        layers = [(self.codex_home / "rules", True)]
+        project = self.repo_root / ".codex" / "rules"
+        if not project.is_symlink():
+            layers.append((project, self.project_trusted))
+        return [(folder, allow) for folder, allow in layers if folder.is_dir()]
 
     def env_policy(self) -> EnvPolicy:
         """The effective `shell_environment_policy` (docs/configuration.md)."""
@@ -107,17 +126,32 @@ def find_repo_root(cwd: Path) -> tuple[Path, Path | None]:
     return (git_root or cwd), None
 
 
+def orchestrator_home(env: Mapping[str, str]) -> Path:
+    """`$CODEX_ORCHESTRATOR_HOME`, else `~/.codex-orchestrator`: the approval store and our own config.toml."""
+    value = env.get("CODEX_ORCHESTRATOR_HOME")
+    if value:
+        return Path(value).expanduser()
+    base = env.get("HOME")
+    return (Path(base) if base else Path.home()) / ".codex-orchestrator"
+
+
 def _trusted(key: Key, flags: Mapping[str, Any] | None, env_values: dict[str, tuple[Any, str]],
-             codex_values: dict[str, Any], codex_path: Path) -> tuple[Setting, bool]:
-    """The value from the trusted layers only, and whether the user set it explicitly (flag or env)."""
+             codex_values: dict[str, tuple[Any, str]], overrides: dict[str, Any],
+             home: tuple[dict[str, Any], Path] = ({}, Path())) -> tuple[Setting, bool]:
+    """The value from the trusted layers only, and whether the user set it explicitly (flag, -c or env)."""
     name = key.name
     if flags and flags.get(name) is not None:
         return Setting(name, check_value(key, flags[name], "command line"), "flag"), True
+    if name in overrides:
+        return Setting(name, overrides[name], "flag:-c"), True
     if name in env_values:
         value, variable = env_values[name]
         return Setting(name, value, f"env:{variable}"), True
+    if name in home[0]:
+        return Setting(name, home[0][name], f"home:{home[1]}"), False
     if name in codex_values:
-        return Setting(name, codex_values[name], f"codex:{codex_path}"), False
+        value, where = codex_values[name]
+        return Setting(name, value, f"codex:{where}"), False
     default = list(key.default) if isinstance(key.default, list) else dict(key.default) \
         if isinstance(key.default, dict) else key.default
     return Setting(name, default, "default"), False
@@ -149,7 +183,7 @@ def _guard(key: Key, repo: Setting, trusted: Setting, *, project_trusted: bool) 
             if project_trusted:
                 return Setting(key.name, repo.value, repo.source,
                                f"loosened from {trusted.value!r}: the project is trusted in your config.toml")
-            where = "your global Codex choice" if trusted.source.startswith("codex:") else "the default"
+            where = "your global choice" if trusted.source.startswith(("codex:", "home:")) else "the default"
             return Setting(key.name, trusted.value, trusted.source,
                            f"{refused}; a repo config may tighten, never loosen, {where} (mark the project "
                            "trusted in config.toml, or pass a flag, to loosen it)")
@@ -168,34 +202,39 @@ def load_config(
     cwd: Path | None = None,
     flags: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    *,
+    profile: str | None = None,
+    overrides: Sequence[str] = (),
 ) -> Config:
     """Resolve every setting for a command started in `cwd`.
 
-    `flags` holds only the options the user actually gave, keyed by setting name.
+    `flags` holds only the options the user actually gave, keyed by setting name;
+    `profile` is `-p NAME` and `overrides` the `-c key=value` items, as in Codex.
     """
     env = os.environ if env is None else env
     cwd = (cwd or Path.cwd()).resolve()
-    root_override = env.get("CODEX_ORCHESTRATOR_ROOT")
-    if root_override:
-        repo_root = Path(root_override).resolve()
-        if not repo_root.is_dir():
-            raise ConfigError(f"environment variable CODEX_ORCHESTRATOR_ROOT: {root_override!r} is not a directory")
-        repo_config_path = next(
-            (repo_root / name for name in REPO_CONFIG_NAMES if (repo_root / name).is_file()), None
-        )
-    else:
-        repo_root, repo_config_path = find_repo_root(cwd)
-
+    repo_root, repo_config_path = _repo(cwd, env)
     home = codex_home(env)
     codex_path = home / "config.toml"
-    codex_values, trusted_projects = read_codex_config(codex_path)
+    codex_docs, user_table = user_layers(home, profile)
+    trusted_projects_ = trusted_projects(user_table)
+    for layer in codex_docs[1:]:
+        trusted_projects_ |= trusted_projects(layer.table)
+    project_trusted = _project_trusted(trusted_projects_, repo_root, cwd)
+    project = project_layer(repo_root) if project_trusted else None
+    codex_values, project_notes = _codex_values(codex_docs, project)
+    override_values = codex_layer_values(parse_overrides(overrides, cwd), all_keys=True) if overrides else {}
+    home_path = orchestrator_home(env) / "config.toml"
+    home_values = read_home_config(home_path)
     repo_values, document = read_repo_config(repo_config_path) if repo_config_path else ({}, {})
+    _refuse_repo_targets(repo_values, repo_config_path)
     env_values = read_env(env)
-    project_trusted = _project_trusted(trusted_projects, repo_root, cwd)
 
     settings: dict[str, Setting] = {}
     for key in KEYS:
-        trusted, explicit = _trusted(key, flags, env_values, codex_values, codex_path)
+        trusted, explicit = _trusted(key, flags, env_values, codex_values, override_values, (home_values, home_path))
+        if key.name in project_notes:
+            trusted = Setting(key.name, trusted.value, trusted.source, project_notes[key.name])
         if key.name in repo_values and not explicit:
             repo = Setting(key.name, repo_values[key.name], f"repo:{repo_config_path}")
             settings[key.name] = _guard(key, repo, trusted, project_trusted=project_trusted)
@@ -203,8 +242,54 @@ def load_config(
             settings[key.name] = trusted
 
     _check_repo_writable_roots(settings, repo_root)
-    return Config(settings, repo_root, repo_config_path, document, home, codex_path,
-                  project_trusted=project_trusted)
+    layers = [d.where for d in codex_docs] + ([project.where] if project else []) + (["-c"] if overrides else [])
+    return Config(settings, repo_root, repo_config_path, document, home, codex_path, home_path,
+                  project_trusted=project_trusted, profile=profile,
+                  project_config_path=Path(project.where) if project else None, layers=layers)
+
+
+def _repo(cwd: Path, env: Mapping[str, str]) -> tuple[Path, Path | None]:
+    root_override = env.get("CODEX_ORCHESTRATOR_ROOT")
+    if not root_override:
+        return find_repo_root(cwd)
+    repo_root = Path(root_override).resolve()
+    if not repo_root.is_dir():
+        raise ConfigError(f"environment variable CODEX_ORCHESTRATOR_ROOT: {root_override!r} is not a directory")
+    return repo_root, next((repo_root / name for name in REPO_CONFIG_NAMES if (repo_root / name).is_file()), None)
+
+
+def _codex_values(documents: list[CodexDocument], project: CodexDocument | None) -> tuple[
+        dict[str, tuple[Any, str]], dict[str, str]]:
+    """{key: (value, file)} over the Codex layers, later layers winning; and notes for project keys refused.
+
+    A trusted project's `.codex/config.toml` is a Codex layer above the user's, but the keys that
+    could run code or send data outside the sandbox (`repo = "trusted"`) still come only from your
+    own files: a repository, even one you trust, does not choose them (stricter than Codex).
+    """
+    values: dict[str, tuple[Any, str]] = {}
+    notes: dict[str, str] = {}
+    for document in documents:
+        values.update({k: (v, document.where) for k, v in codex_layer_values(document).items()})
+    if project is not None:
+        for k, v in codex_layer_values(project).items():
+            if KEYS_BY_NAME[k].repo in ("trusted", "never"):
+                notes[k] = (f"{project.where} asked for {v!r}; only your own config (flags, environment, "
+                            f"$CODEX_HOME) may set {k}: a repository could use it to run code outside the sandbox")
+                continue
+            values[k] = (v, project.where)
+    return values, notes
+
+
+def _refuse_repo_targets(repo_values: Mapping[str, Any], path: Path | None) -> None:
+    """A repo config that names a program to run or an address to send run data to (`Key.repo == "never"`)
+    is refused outright, even in a trusted project: it would run code, or send the run's commands and
+    results, outside the sandbox (docs/security.md)."""
+    for key in KEYS:
+        if key.repo == "never" and key.name in repo_values:
+            raise ConfigError(
+                f"{path}: {key.name}: a repository config may not set this (it would run a program or send run "
+                "data outside the sandbox); set it in your own config: flags, environment, "
+                "$CODEX_ORCHESTRATOR_HOME/config.toml or $CODEX_HOME/config.toml, and remove it from the repo")
 
 
 def _check_repo_writable_roots(settings: dict[str, Setting], repo_root: Path) -> None:

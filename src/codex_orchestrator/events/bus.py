@@ -129,6 +129,14 @@ class EventBus:
         def publish(self, type_: Literal["run:summary"], payload: P.RunSummary,
                     timestamp: Ts = None) -> Envelope: ...
 
+        @overload
+        def publish(self, type_: Literal["codex:event"], payload: P.CodexEvent,
+                    timestamp: Ts = None) -> Envelope: ...
+
+        @overload
+        def publish(self, type_: Literal["telemetry:degraded"], payload: P.TelemetryDegraded,
+                    timestamp: Ts = None) -> Envelope: ...
+
         def publish(self, type_: str, payload: Any, timestamp: Ts = None) -> Envelope: ...
 
     else:

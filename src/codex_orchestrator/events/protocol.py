@@ -45,15 +45,20 @@ class RunStart(TypedDict):
     approvalPolicy: str
     sandboxMode: str
     instructionsHash: str | None
+    parentLink: NotRequired[Literal["subpipeline", "parent-run"]]  # with parentRunId: how the run is linked
+    parentTaskId: NotRequired[str]  # with parentRunId: the parent's task
+    targetStageId: NotRequired[str]  # --target: the run ends after this stage
+    codexThreads: NotRequired[dict[str, str]]  # stage id -> Codex thread id, for a resumed run's codex stages
 
 
 class StageStart(TypedDict):
     stageId: str
     index: int
     title: str
-    kind: Literal["command", "subpipeline"]
+    kind: Literal["command", "subpipeline", "codex"]
     command: NotRequired[str]
     logPath: NotRequired[str]
+    threadId: NotRequired[str]  # a codex stage that continues its Codex thread (resume)
 
 
 class StageEnd(TypedDict):
@@ -64,6 +69,9 @@ class StageEnd(TypedDict):
     durationMs: float
     summary: str
     childRunId: NotRequired[str]
+    threadId: NotRequired[str]  # a codex stage: its Codex thread
+    structured: NotRequired[Any]  # a codex stage with outputSchema: its final message, parsed
+    validationErrors: NotRequired[list[str]]
 
 
 class ToolStart(TypedDict):
@@ -75,6 +83,8 @@ class ToolStart(TypedDict):
     approvalSource: str
     approvalKey: str  # sha256 of canonical argv + cwd + escalation; never the command's env
     stageId: NotRequired[str]
+    source: NotRequired[Literal["codex"]]  # run by Codex inside a codex stage, not by us
+    threadId: NotRequired[str]
 
 
 class ApprovalRequest(TypedDict):
@@ -142,6 +152,11 @@ class ToolComplete(TypedDict):
     stageId: NotRequired[str]
     message: NotRequired[str]
     ruleDowngrade: NotRequired[str]  # why a Codex `allow` rule did not take the command out of the sandbox
+    source: NotRequired[Literal["codex"]]  # a command or MCP call Codex made inside a codex stage
+    threadId: NotRequired[str]  # the Codex thread it belongs to
+    codexItemId: NotRequired[str]
+    command: NotRequired[str]  # as Codex reports it (`/bin/bash -lc '...'`, or `server/tool` for MCP)
+    outputTail: NotRequired[str]  # the last 2 KiB of its output
 
 
 class ExecBegin(TypedDict):
@@ -209,11 +224,31 @@ class SummaryOutputs(TypedDict):
     validationErrors: NotRequired[list[str]]
 
 
+class TokenUsage(TypedDict):
+    """Model tokens of the run's codex stages, summed over every turn (Codex's `turn.completed.usage`)."""
+
+    inputTokens: int
+    cachedInputTokens: int
+    outputTokens: int
+    reasoningOutputTokens: int
+
+
 class SummaryMetrics(TypedDict):
+    """The run's figures (docs/telemetry.md): also in `.runs/<task>/metrics.json` and `codex-orchestrator metrics`."""
+
     latencyMs: float
-    approvalsReused: int
+    approvalsReused: int  # from the session cache, the approval store or a Codex allow rule
     approvalsPrompted: int
     toolRuns: int
+    tokens: NotRequired[TokenUsage]  # present when a codex stage reported usage
+    approvalsNeeded: int  # every approval decision: reused, asked, or refused without asking
+    approvalReusePct: float | None  # approvalsReused / approvalsNeeded * 100; null when none was needed
+    toolLatencyP50Ms: float | None  # over this run's tool runs; null without any
+    toolLatencyP95Ms: float | None
+    retries: int
+    approvalDenials: int  # approvals refused: denied, timed out, no channel, policy never
+    sandboxDenials: int  # attempts the sandbox denied
+    outputFormat: Literal["jsonl", "json", "text", "codex", "summary"] | None  # how the run's output was delivered
 
 
 class RunSummary(TypedDict):
@@ -227,10 +262,28 @@ class RunSummary(TypedDict):
     metrics: SummaryMetrics
 
 
+class CodexEvent(TypedDict):
+    """One line of `codex exec --json` from a codex stage, unchanged in `event` (docs/codex.md)."""
+
+    stageId: str
+    index: int
+    threadId: str | None  # None until Codex's `thread.started`
+    event: dict[str, Any]
+
+
 class RunError(TypedDict):
     message: str
     code: int  # the exit code the orchestrator ends with (74: a run file could not be written)
     path: NotRequired[str]  # the file that could not be written
+
+
+class TelemetryDegraded(TypedDict):
+    """OTLP export stopped for the rest of this process after repeated failures; the run goes on unchanged."""
+
+    signal: Literal["traces", "metrics"]
+    endpoint: str  # scheme://host:port/path, without credentials or query
+    failures: int  # consecutive failed exports
+    reason: str  # the last failure: refused, timed out, HTTP 500 ...
 
 
 # The registry the schema generator and docs walk: event type -> payload class.
@@ -248,6 +301,8 @@ EVENT_TYPES: dict[str, type] = {
     "exec:begin": ExecBegin,
     "exec:chunk": ExecChunk,
     "exec:end": ExecEnd,
+    "codex:event": CodexEvent,
     "run:error": RunError,
+    "telemetry:degraded": TelemetryDegraded,
     "run:summary": RunSummary,
 }

@@ -30,6 +30,7 @@ PTY_TERM = "xterm-256color"
 CORE_VARS = frozenset({"PATH", "SHELL", "TMPDIR", "TEMP", "TMP", "HOME", "LANG", "LC_ALL", "LC_CTYPE",
                        "LOGNAME", "USER"})
 DEFAULT_EXCLUDES = ("*KEY*", "*SECRET*", "*TOKEN*")
+NETWORK_DISABLED = "CODEX_SANDBOX_NETWORK_DISABLED"
 
 
 @record(frozen=True)
@@ -70,11 +71,21 @@ def apply_policy(base: Mapping[str, str], policy: EnvPolicy) -> dict[str, str]:
     return env
 
 
-def child_env(base: Mapping[str, str], overrides: Mapping[str, str] | None, *, pty: bool) -> dict[str, str]:
-    """`base` (already filtered by the policy) + quiet defaults + the caller's overrides."""
+def child_env(base: Mapping[str, str], overrides: Mapping[str, str] | None, *, pty: bool,
+              network_disabled: bool = False) -> dict[str, str]:
+    """`base` (already filtered by the policy) + quiet defaults + the caller's overrides.
+
+    With `network_disabled` (a sandbox that blocks the network), `CODEX_SANDBOX_NETWORK_DISABLED=1`
+    is set last, as Codex sets it: test suites read it to skip network tests, and no override may
+    pretend the network is there.
+    """
     env = dict(base)
     env.update(QUIET_DEFAULTS)
     env["TERM"] = (base.get("TERM") or PTY_TERM) if pty else "dumb"
     if overrides:
         env.update(overrides)
+    if network_disabled:
+        env[NETWORK_DISABLED] = "1"
+    else:
+        env.pop(NETWORK_DISABLED, None)
     return env

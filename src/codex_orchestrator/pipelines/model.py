@@ -1,10 +1,10 @@
-"""Pipelines and stages, parsed from the reference orchestrator's config shape.
+"""Pipelines and stages: the records every other part of the tool reads.
 
-`{pipelines: [{id, title, stages: [...]}], defaultPipeline}`, where a stage is
-`{kind: "command", id, title, command, cwd?, env?, allowFailure?, session?, timeout?}`
-or `{kind: "subpipeline", id, title, pipeline, optional?}`. An existing reference
-config works unchanged; `timeout`, `escalate`, `justification` and
-`retryOnExitCodes` are our additions. Errors name the file and the JSON path.
+A repo config in the reference orchestrator's shape is parsed into these by
+`parse.py` (with `stageSets` expanded in place by `stage_sets.py`; our `{kind: "codex"}`
+stage by `codex_spec.py`, docs/codex.md); the built-in
+`diagnostics` pipeline builds them directly. A stage that came from a stage set
+remembers which (`origin`), so `plan` can say where each stage was written.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._record import field, record
-from ..errors import ConfigError
+from ..errors import UsageError
 
 
 @record(frozen=True)
@@ -35,6 +35,8 @@ class CommandStage:
     escalate: bool = False
     justification: str | None = None
     retry_on_exit_codes: tuple[int, ...] = ()
+    summary_hint: str | None = None  # the stage's summary line when it succeeds (the reference's summaryHint)
+    origin: tuple[str, ...] = ()  # the stage sets it was expanded from, outermost first; () when written inline
     kind: str = "command"
 
 
@@ -44,10 +46,28 @@ class SubpipelineStage:
     title: str
     pipeline: str
     optional: bool = False
+    origin: tuple[str, ...] = ()
     kind: str = "subpipeline"
 
 
-Stage = CommandStage | SubpipelineStage
+@record(frozen=True)
+class CodexStage:
+    """Runs the Codex agent (`codex exec --json`) on `prompt` under our policy (docs/codex.md)."""
+
+    id: str
+    title: str
+    prompt: str
+    model: str | None = None
+    profile: str | None = None
+    output_schema: str | None = None  # repo-relative path of a JSON Schema for the final message
+    timeout: float | None = None
+    cwd: str | None = None
+    allow_failure: bool = False
+    origin: tuple[str, ...] = ()
+    kind: str = "codex"
+
+
+Stage = CommandStage | SubpipelineStage | CodexStage
 
 
 @record(frozen=True)
@@ -56,113 +76,20 @@ class Pipeline:
     title: str
     stages: tuple[Stage, ...]
     source: str  # "builtin" or the config file
+    # Descriptive only: shown by `pipelines` and `plan`, never read as a setting (docs/security.md).
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+    guardrails_required: bool | None = None
 
+    def up_to(self, stage_id: str) -> Pipeline:
+        """This pipeline cut after `stage_id` (`--target`): that stage and every stage before it."""
+        ids = [stage.id for stage in self.stages]
+        if stage_id not in ids:
+            from ..suggest import did_you_mean
 
-class _Reader:
-    """Typed access to one JSON object, with errors that name the file and path."""
-
-    def __init__(self, source: str, path: str, value: Any) -> None:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{source}: {path}: expected an object")
-        self.source, self.path, self.value = source, path, value
-
-    def fail(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {self.path}.{key}: {message}")
-
-    def check_keys(self, allowed: set[str]) -> None:
-        for key in self.value:
-            if key not in allowed:
-                raise self.fail(key, "unknown key")
-
-    def get(self, key: str, kind: type | tuple[type, ...], *, required: bool = False, default: Any = None) -> Any:
-        if key not in self.value:
-            if required:
-                raise self.fail(key, "is required")
-            return default
-        value = self.value[key]
-        bad_bool = isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,))
-        if not isinstance(value, kind) or bad_bool:
-            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise self.fail(key, f"expected {names}, got {type(value).__name__}")
-        if isinstance(value, str) and required and not value.strip():
-            raise self.fail(key, "must not be empty")
-        return value
-
-
-_COMMAND_KEYS = {"kind", "id", "title", "command", "cwd", "env", "allowFailure", "session", "timeout",
-                 "escalate", "justification", "retryOnExitCodes", "description"}
-_SUBPIPELINE_KEYS = {"kind", "id", "title", "pipeline", "optional", "description"}
-
-
-def _parse_stage(source: str, path: str, raw: Any) -> Stage:
-    reader = _Reader(source, path, raw)
-    kind = reader.get("kind", str, default="command")
-    stage_id = reader.get("id", str, required=True)
-    title = reader.get("title", str, default=stage_id)
-    if kind == "subpipeline":
-        reader.check_keys(_SUBPIPELINE_KEYS)
-        return SubpipelineStage(stage_id, title, reader.get("pipeline", str, required=True),
-                                bool(reader.get("optional", bool, default=False)))
-    if kind != "command":
-        raise reader.fail("kind", f"must be 'command' or 'subpipeline', got {kind!r}")
-    reader.check_keys(_COMMAND_KEYS)
-    env = reader.get("env", dict, default={})
-    for name, value in env.items():
-        if not isinstance(value, str):
-            raise reader.fail(f"env.{name}", f"expected str, got {type(value).__name__}")
-    session = None
-    if "session" in raw:
-        session_reader = _Reader(source, f"{path}.session", raw["session"])
-        session_reader.check_keys({"id", "reuse", "persist"})
-        session = SessionSpec(session_reader.get("id", str, required=True),
-                              session_reader.get("reuse", bool, default=True),
-                              session_reader.get("persist", bool, default=False))
-    timeout = reader.get("timeout", (int, float))
-    if timeout is not None and timeout <= 0:
-        raise reader.fail("timeout", "must be a positive number of seconds")
-    codes = reader.get("retryOnExitCodes", list, default=[])
-    if not all(isinstance(code, int) and not isinstance(code, bool) for code in codes):
-        raise reader.fail("retryOnExitCodes", "expected a list of integers")
-    return CommandStage(
-        id=stage_id,
-        title=title,
-        command=reader.get("command", str, required=True),
-        cwd=reader.get("cwd", str),
-        env=dict(env),
-        allow_failure=reader.get("allowFailure", bool, default=False),
-        session=session,
-        timeout=float(timeout) if timeout is not None else None,
-        escalate=reader.get("escalate", bool, default=False),
-        justification=reader.get("justification", str),
-        retry_on_exit_codes=tuple(codes),
-    )
-
-
-def parse_pipelines(document: dict[str, Any], source: str) -> tuple[list[Pipeline], str | None]:
-    """Parse the `pipelines` and `defaultPipeline` of a repo config."""
-    raw_pipelines = document.get("pipelines", [])
-    if not isinstance(raw_pipelines, list):
-        raise ConfigError(f"{source}: $.pipelines: expected an array")
-    pipelines: list[Pipeline] = []
-    seen: set[str] = set()
-    for i, raw in enumerate(raw_pipelines):
-        path = f"$.pipelines[{i}]"
-        reader = _Reader(source, path, raw)
-        reader.check_keys({"id", "title", "stages", "description", "guardrailsRequired"})
-        pipeline_id = reader.get("id", str, required=True)
-        if pipeline_id in seen:
-            raise reader.fail("id", f"duplicate pipeline id {pipeline_id!r}")
-        seen.add(pipeline_id)
-        raw_stages = reader.get("stages", list, required=True)
-        stages = tuple(_parse_stage(source, f"{path}.stages[{j}]", s) for j, s in enumerate(raw_stages))
-        stage_ids = [stage.id for stage in stages]
-        duplicates = {s for s in stage_ids if stage_ids.count(s) > 1}
-        if duplicates:
-            raise reader.fail("stages", f"duplicate stage id {sorted(duplicates)[0]!r}")
-        pipelines.append(Pipeline(pipeline_id, reader.get("title", str, default=pipeline_id), stages, source))
-    default = document.get("defaultPipeline")
-    if default is not None and not isinstance(default, str):
-        raise ConfigError(f"{source}: $.defaultPipeline: expected str")
-    if default is not None and default not in seen:
-        raise ConfigError(f"{source}: $.defaultPipeline: no pipeline with id {default!r}")
-    return pipelines, default
+            raise UsageError(f"--target {stage_id!r}: pipeline {self.id!r} has no such stage"
+                             f"{did_you_mean(stage_id, ids)} (stages: {', '.join(ids)})")
+        kept = self.stages[: ids.index(stage_id) + 1]
+        return Pipeline(self.id, self.title, kept, self.source, self.description, self.tags, self.metadata,
+                        self.guardrails_required)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
-from .model import CommandStage, Pipeline, SubpipelineStage
+from .model import CodexStage, CommandStage, Pipeline, SubpipelineStage
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
@@ -70,14 +70,18 @@ class FixedPaths:
                 raise UsageError(f"pipeline {pipeline.id!r} stage {stage.id!r}: cwd {stage.cwd!r} is not a directory")
             self._fixed[(pipeline.id, stage.id)] = (cwd, self._roots(cwd))
 
-    def _stage_cwd(self, stage: CommandStage) -> Path:
+    def _stage_cwd(self, stage: CommandStage | CodexStage) -> Path:
         return _real(self.repo_root / stage.cwd) if stage.cwd else self.repo_root
 
     def _roots(self, cwd: Path) -> tuple[Path, ...]:
         policy = self._config.sandbox_policy()
         return tuple(policy.resolved_writable_roots(cwd, self._env))
 
-    def check(self, pipeline_id: str, stage: CommandStage) -> tuple[Path, str | None]:
+    def roots(self, pipeline_id: str, stage: CommandStage | CodexStage) -> tuple[Path, ...]:
+        """The writable roots fixed for the stage when the run started."""
+        return self._fixed[(pipeline_id, stage.id)][1]
+
+    def check(self, pipeline_id: str, stage: CommandStage | CodexStage) -> tuple[Path, str | None]:
         """(the fixed cwd, None) when nothing moved since the start; else (cwd, why the stage must not run)."""
         cwd, roots = self._fixed[(pipeline_id, stage.id)]
         now = self._stage_cwd(stage)

@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from ..events.bus import Subscriber
 from ..events.protocol import RunStatus, StageEnd, StageStart
 from ..runs.active import ActiveRun
+from ..runs.lineage import ParentRef
 from ..runs.lock import RunLock
 from ..runs.manifest import ChildRunRecord, CommandRecord, PipelineRef
 from ..runs.store import RunPaths
@@ -26,7 +27,7 @@ from ..tools.orchestrator import ToolOrchestrator
 from ..tools.outcome import cancel_detail, cancel_exit_code, finished_status
 from ..tools.outcome import exit_code as exit_code_of
 from ..tools.request import ToolRequest, ToolResult
-from .model import CommandStage, Pipeline, SubpipelineStage
+from .model import CodexStage, CommandStage, Pipeline, SubpipelineStage
 from .paths import FixedPaths
 from .registry import Registry
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
     from ..exec.cancel import CancelToken
     from ..exec.sessions import ExecSessionManager
+    from ..observe import Observers
     from ..tools.asker import Asker
 
 
@@ -56,30 +58,41 @@ class PipelineRunner:
     stream: Subscriber | None = None  # stdout (jsonl) or the human view; sees child runs' events too
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     sessions: ExecSessionManager | None = None
+    output_format: str | None = None  # jsonl | json | text, recorded in the run's metrics (JSONL adoption)
+    observers: Observers | None = None  # telemetry and notifications: subscribed to every run, child runs too
+    parent_run: ParentRef | None = None  # --parent-run: the top-level run's parent
+    target_stage: str | None = None  # --target: the top-level run ends after this stage
     _session_approvals: set[str] = field(default_factory=set)
     _paths: FixedPaths | None = None  # every stage's cwd and writable roots, fixed when the run starts
     _failure_code: int | None = None  # the exit code of the stage that failed the run
     _reused: int = 0
     _prompted: int = 0
+    _codex_bin: str | None = None  # found before the run starts when a stage needs it (codex/locate.py)
 
     # ------------------------------------------------------------------ entry points
 
     def start(self, pipeline: Pipeline, *, parent: ActiveRun | None = None, stage_id: str | None = None) -> RunOutcome:
         self.registry.check_references(pipeline.id)
+        link, target = self.parent_run, None
         if parent is None:
+            if self.target_stage is not None:
+                pipeline, target = pipeline.up_to(self.target_stage), self.target_stage
             self._paths = FixedPaths.for_pipeline(self.config, self.registry, pipeline, self.env)
+            self._preflight_codex(pipeline)
+        else:
+            link = ParentRef(parent.manifest.run_id, parent.manifest.task_id, "subpipeline")
         commands = [
-            CommandRecord(index=i, id=s.id, title=s.title, kind="command" if isinstance(s, CommandStage)
-                          else "subpipeline", command=s.command if isinstance(s, CommandStage) else None,
-                          status="pending", allow_failure=isinstance(s, CommandStage) and s.allow_failure)
+            CommandRecord(index=i, id=s.id, title=s.title, kind=s.kind,  # type: ignore[arg-type]
+                          command=s.command if isinstance(s, CommandStage) else None,
+                          status="pending", allow_failure=getattr(s, "allow_failure", False))
             for i, s in enumerate(pipeline.stages, start=1)
         ]
         run = ActiveRun.create(
             config=self.config, task_id=self.task_id, pipeline=PipelineRef(pipeline.id, pipeline.title,
                                                                             pipeline.source),
             cwd=self.config.repo_root, commands=commands, approval_policy=self.approval_policy,
-            sandbox_mode=self.sandbox_mode, parent_run_id=parent.manifest.run_id if parent else None,
-            subscribers=self._subscribers(child=parent is not None),
+            sandbox_mode=self.sandbox_mode, parent=link, target_stage_id=target,
+            subscribers=self._subscribers(child=parent is not None), output_format=self.output_format,
         )
         if parent is not None and stage_id is not None:
             parent.recorder.add_child(ChildRunRecord(run.manifest.run_id, pipeline.id, stage_id, "in_progress",
@@ -88,6 +101,9 @@ class PipelineRunner:
 
     def resume(self, paths: RunPaths, manifest: dict[str, Any], lock: RunLock) -> RunOutcome:
         pipeline = self.registry.get(manifest["pipeline"]["id"])
+        target = manifest.get("target_stage_id")
+        if target and target in [s.id for s in pipeline.stages]:
+            pipeline = pipeline.up_to(target)  # a run started with --target resumes as far as its target
         recorded = [c["id"] for c in manifest["commands"]]
         if recorded != [s.id for s in pipeline.stages]:
             raise ConfigError(
@@ -95,13 +111,14 @@ class PipelineRunner:
                 f"(stages then: {', '.join(recorded)}); start a new run instead"
             )
         self._paths = FixedPaths.for_pipeline(self.config, self.registry, pipeline, self.env)
+        self._preflight_codex(pipeline)
         # Every stage may have succeeded already: the run was killed between its last stage and its
         # summary. Resuming it then only records the summary.
         first = next((i for i, c in enumerate(manifest["commands"]) if c["status"] != "succeeded"),
                      len(pipeline.stages))
         from_stage = pipeline.stages[first].id if first < len(pipeline.stages) else None
         run = ActiveRun.reopen(paths, self.config, from_stage=from_stage, reason="resume", lock=lock,
-                               subscribers=self._subscribers(child=False))
+                               subscribers=self._subscribers(child=False), parent=self.parent_run)
         return self._execute(run, pipeline, first)
 
     # ------------------------------------------------------------------ the loop
@@ -126,7 +143,7 @@ class PipelineRunner:
                 stage_ends.append(end)
                 if end["status"] == "cancelled" or self.cancel.cancelled:
                     break
-                if end["status"] == "failed" and not (isinstance(stage, CommandStage) and stage.allow_failure):
+                if end["status"] == "failed" and not getattr(stage, "allow_failure", False):
                     status, detail = "failed", f"stage {stage.id!r} failed: {end['summary']}"
                     break
         except BaseException as exc:  # record why, then let the CLI report it
@@ -159,10 +176,17 @@ class PipelineRunner:
         start: StageStart = {"stageId": stage.id, "index": index, "title": stage.title, "kind": stage.kind}
         if isinstance(stage, CommandStage):
             start["command"], start["logPath"] = stage.command, str(log_path)
+        elif isinstance(stage, CodexStage):
+            start["logPath"] = str(log_path)
+            thread_id = run.manifest.commands[index - 1].codex_thread_id
+            if thread_id:
+                start["threadId"] = thread_id
         run.bus.publish("stage:start", start)
         began = time.monotonic()
         if isinstance(stage, SubpipelineStage):
             end = self._run_subpipeline(run, stage, index)
+        elif isinstance(stage, CodexStage):
+            end = self._run_codex(run, orchestrator, stage, index, log_path)
         else:
             end = self._run_command(run, orchestrator, stage, index, log_path)
         end["durationMs"] = round((time.monotonic() - began) * 1000, 3)
@@ -177,8 +201,10 @@ class PipelineRunner:
         if moved is not None:
             return {"stageId": stage.id, "index": index, "status": "failed", "exitCode": None, "durationMs": 0.0,
                     "summary": moved}
+        stage_env: Any = {**run.stage_env(stage.id), **stage.env}
         request = ToolRequest(
-            tool="stage", command=stage.command, cwd=cwd, env={**run.instructions_env, **stage.env},
+            tool="stage", command=stage.command, cwd=cwd,
+            env=self.observers.child_env(stage_env) if self.observers else stage_env,
             escalate=stage.escalate, justification=stage.justification, timeout=stage.timeout,
             retry_on_exit_codes=stage.retry_on_exit_codes, log_path=log_path, stage_id=stage.id,
             pty=stage.session is not None, session_id=stage.session.id if stage.session else None,
@@ -187,11 +213,42 @@ class PipelineRunner:
         result = orchestrator.invoke(request)
         if result.status != "succeeded" and not stage.allow_failure:
             self._failure_code = exit_code_of(result, self.cancel.signum)
+        # As in the reference: a stage that succeeds is summed up by its summaryHint when it has one.
+        summary = stage.summary_hint if result.ok and stage.summary_hint else _stage_summary(result)
         return {
             "stageId": stage.id, "index": index, "status": finished_status(result.status),
-            "exitCode": result.exit_code, "durationMs": result.duration_ms,
-            "summary": _stage_summary(result),
+            "exitCode": result.exit_code, "durationMs": result.duration_ms, "summary": summary,
         }
+
+    def _preflight_codex(self, pipeline: Pipeline) -> None:
+        """Before anything runs: the codex program exists, and every codex stage's profile and outputSchema are
+        acceptable (exit 2 otherwise)."""
+        from ..codex.preflight import preflight
+
+        found = preflight(self.config, self.registry, pipeline, self.env)
+        if found is not None:
+            self._codex_bin = found
+
+    def _run_codex(self, run: ActiveRun, orchestrator: ToolOrchestrator, stage: CodexStage, index: int,
+                   log_path: Path) -> StageEnd:
+        from ..codex.invocation import bounds_from
+        from ..codex.stage import CodexStageRun
+
+        assert self._paths is not None and self._codex_bin is not None
+        cwd, moved = self._paths.check(run.manifest.pipeline.id, stage)
+        if moved is not None:
+            return {"stageId": stage.id, "index": index, "status": "failed", "exitCode": None, "durationMs": 0.0,
+                    "summary": moved}
+        bounds = bounds_from(self.config, writable_roots=self._paths.roots(run.manifest.pipeline.id, stage),
+                             cwd=cwd, env=self.env)
+        end, code = CodexStageRun(
+            config=self.config, run=run, orchestrator=orchestrator, stage=stage, index=index, cwd=cwd,
+            bounds=bounds, binary=self._codex_bin, env={**self.env, **run.stage_env(stage.id)}, cancel=self.cancel,
+            log_path=log_path,
+        ).execute()
+        if end["status"] == "failed" and not stage.allow_failure:
+            self._failure_code = code
+        return end
 
     def _run_subpipeline(self, run: ActiveRun, stage: SubpipelineStage, index: int) -> StageEnd:
         if stage.pipeline not in self.registry.pipelines and stage.optional:
@@ -209,11 +266,12 @@ class PipelineRunner:
                 "childRunId": child.run.manifest.run_id}
 
     def _subscribers(self, *, child: bool) -> Iterable[Subscriber]:
+        observers = self.observers.for_run() if self.observers else []
         if self.stream is None:
-            return ()
-        if not child:
-            return (self.stream,)
-        return (_ChildFilter(self.stream),)
+            return observers
+        # Observers before the stream: what they publish at the run's end (telemetry:degraded) reaches
+        # the stream before run:summary.
+        return [*observers, self.stream if not child else _ChildFilter(self.stream)]
 
 
 class _ChildFilter:

@@ -3,6 +3,11 @@
 `ActiveRun.create` makes a new run; `ActiveRun.reopen` continues one (resume).
 Both subscribe the run's own writers (manifest, events.jsonl) to the bus, and
 `finish` publishes `run:summary`, appends the metrics record and closes them.
+
+Observers that need the run's end (telemetry, notifications) are subscribers that also implement
+`RunHook`: `before_summary` runs just before `run:summary` is published (the last moment an event such
+as `telemetry:degraded` can still precede it), `after_summary` just after (deliveries, then recorded in
+the manifest). A hook that fails is reported on stderr and never changes the run's status or exit code.
 """
 
 from __future__ import annotations
@@ -10,15 +15,17 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..events.bus import EventBus, Subscriber, utc_timestamp
-from ..events.protocol import SCHEMA_VERSION, RunError, RunStatus, RunSummary
+from ..events.protocol import SCHEMA_VERSION, RunError, RunStart, RunStatus, RunSummary
 from ..events.sinks import JsonlFileSink
 from .ids import new_run_id
+from .lineage import ParentRef
 from .lock import RunLock
 from .manifest import (
     CommandRecord,
@@ -35,9 +42,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
 
 
+@runtime_checkable
+class RunHook(Protocol):
+    """A subscriber that also wants the run itself (`attached`, once its bus exists) and its end; see the
+    module docstring."""
+
+    def attached(self, run: ActiveRun) -> None: ...
+
+    def before_summary(self, run: ActiveRun, summary: RunSummary) -> None: ...
+
+    def after_summary(self, run: ActiveRun) -> None: ...
+
+
 class ActiveRun:
     def __init__(self, paths: RunPaths, manifest: Manifest, bus: EventBus, recorder: ManifestRecorder,
-                 lock: RunLock) -> None:
+                 lock: RunLock, hooks: list[RunHook] | None = None) -> None:
         self.paths = paths
         self.lock = lock
         self.storage_failed = False  # a run file could not be written (full disk): finish best effort
@@ -47,6 +66,7 @@ class ActiveRun:
         self.next_sequence = itertools.count(1).__next__
         self.started_monotonic = time.monotonic()
         self.instructions_env: dict[str, str] = {}
+        self.hooks: list[RunHook] = hooks or []
 
     @classmethod
     def create(
@@ -59,20 +79,25 @@ class ActiveRun:
         commands: list[CommandRecord],
         approval_policy: str,
         sandbox_mode: str,
-        parent_run_id: str | None = None,
+        parent: ParentRef | None = None,
+        target_stage_id: str | None = None,
         subscribers: Iterable[Subscriber] = (),
         with_instructions: bool = True,
+        output_format: str | None = None,
     ) -> ActiveRun:
         store = RunStore(config.repo_root)
         paths = RunPaths(config.repo_root, task_id, new_run_id())
         now = utc_timestamp()
         manifest = Manifest(
             task_id=task_id, run_id=paths.run_id, pipeline=pipeline, approval_policy=approval_policy,
-            sandbox_mode=sandbox_mode, started_at=now, updated_at=now, parent_run_id=parent_run_id,
+            sandbox_mode=sandbox_mode, started_at=now, updated_at=now, target_stage_id=target_stage_id,
             cwd=str(cwd), config_sources=config.sources(), commands=commands,
             events_path=str(paths.events),
             heartbeat_interval_seconds=float(config.get("heartbeat_interval_seconds")),
         )
+        manifest.metrics.output_format = output_format
+        if parent is not None:
+            parent.link(manifest)
         lock = store.create(paths, manifest.to_dict())
         run = cls._attach(paths, manifest, config, subscribers, lock)
         if with_instructions:
@@ -82,13 +107,16 @@ class ActiveRun:
     @classmethod
     def reopen(
         cls, paths: RunPaths, config: Config, *, from_stage: str | None, reason: str, lock: RunLock,
-        subscribers: Iterable[Subscriber] = (),
+        subscribers: Iterable[Subscriber] = (), parent: ParentRef | None = None,
     ) -> ActiveRun:
-        """Continue a run whose lock the caller holds (taken before it read the manifest to decide)."""
+        """Continue a run whose lock the caller holds (taken before it read the manifest to decide).
+        `parent` (resume --parent-run) links a run that has no parent yet."""
         from .._files import sweep_temps
 
         sweep_temps(paths.run_dir, within=paths.root)  # what a kill -9 of the last process left behind
         manifest = Manifest.from_dict(read_manifest_dict(paths))
+        if parent is not None:
+            parent.link(manifest)
         manifest.resume_events.append(
             ResumeEvent(utc_timestamp(), from_stage, reason, manifest.status, os.getpid())
         )
@@ -114,9 +142,14 @@ class ActiveRun:
         recorder = ManifestRecorder(manifest, paths, float(config.get("heartbeat_interval_seconds")))
         bus.subscribe(recorder)
         bus.subscribe(JsonlFileSink(paths.events, within=paths.root))
+        hooks: list[RunHook] = []
         for subscriber in subscribers:
             bus.subscribe(subscriber)
-        return cls(paths, manifest, bus, recorder, lock)
+            if isinstance(subscriber, RunHook):
+                hooks.append(subscriber)
+        run = cls(paths, manifest, bus, recorder, lock, hooks)
+        run._call_hooks("attached")
+        return run
 
     def _load_instructions(self, config: Config, cwd: Path) -> None:
         """Compose AGENTS.md guidance, record it, and give stages its path."""
@@ -142,16 +175,48 @@ class ActiveRun:
             path=path,
         )
 
+    def stage_env(self, stage_id: str) -> dict[str, str]:
+        """The variables every command of this run gets (docs/exec.md, "The run's variables"): the
+        reference orchestrator's names, so scripts written for it work unchanged, and ours. They are
+        added after `shell_environment_policy` (they are the run's facts, not the user's environment);
+        a stage's own `env` and `exec --env` still win, as in the reference. The paths are for reading:
+        the run store is read-only inside the sandbox."""
+        m, paths = self.manifest, self.paths
+        env = {
+            "MCP_RUNNER_TASK_ID": m.task_id,
+            "CODEX_ORCHESTRATOR_TASK_ID": m.task_id,
+            "CODEX_ORCHESTRATOR_RUN_ID": m.run_id,
+            "CODEX_ORCHESTRATOR_PIPELINE_ID": m.pipeline.id,
+            "CODEX_ORCHESTRATOR_MANIFEST_PATH": str(paths.manifest),
+            "CODEX_ORCHESTRATOR_RUN_DIR": str(paths.run_dir),
+            "CODEX_ORCHESTRATOR_RUNS_DIR": str(paths.root / ".runs"),
+            "CODEX_ORCHESTRATOR_OUT_DIR": str(paths.root / "out"),
+            "CODEX_ORCHESTRATOR_ROOT": str(paths.root),
+            "CODEX_ORCHESTRATOR_STAGE_ID": stage_id,
+            # Always set (empty without a parent), so a nested run never shows its caller's parent.
+            "CODEX_ORCHESTRATOR_PARENT_RUN_ID": m.parent_run_id or "",
+        }
+        env.update(self.instructions_env)  # CODEX_ORCHESTRATOR_INSTRUCTIONS_FILE, when there is guidance
+        return env
+
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
         m = self.manifest
-        self.bus.publish("run:start", {
+        start: RunStart = {
             "schemaVersion": SCHEMA_VERSION, "runId": m.run_id, "taskId": m.task_id, "pipelineId": m.pipeline.id,
             "manifest": str(self.paths.manifest), "artifactRoot": str(self.paths.run_dir),
             "parentRunId": m.parent_run_id, "approvalPolicy": m.approval_policy, "sandboxMode": m.sandbox_mode,
             "instructionsHash": m.instructions.hash if m.instructions else None,
-        })
+        }
+        if m.parent_run_id and m.parent_link and m.parent_task_id:
+            start["parentLink"], start["parentTaskId"] = m.parent_link, m.parent_task_id
+        if m.target_stage_id:
+            start["targetStageId"] = m.target_stage_id
+        threads = {c.id: c.codex_thread_id for c in m.commands if c.codex_thread_id}
+        if threads:
+            start["codexThreads"] = threads  # a resumed run's codex stages continue these
+        self.bus.publish("run:start", start)
         self.recorder.start_heartbeat()
 
     def summary(
@@ -172,8 +237,16 @@ class ActiveRun:
             "outputs": {"stdoutTail": "", "stderrTail": "", "truncated": False, "structured": None,
                         **(outputs or {})},  # type: ignore[typeddict-item]
             "metrics": {"latencyMs": latency, "approvalsReused": reused, "approvalsPrompted": prompted,
-                        "toolRuns": m.metrics.tool_runs},
+                        "toolRuns": m.metrics.tool_runs, **self._figures(reused, prompted),  # type: ignore[typeddict-item]
+                        **_tokens(m)},
         }
+
+    def _figures(self, reused: int, prompted: int) -> dict[str, Any]:
+        from .._record import asdict
+        from ..metrics.figures import run_figures
+
+        metrics = {**asdict(self.manifest.metrics), "approvals_reused": reused, "approvals_prompted": prompted}
+        return run_figures(metrics, self.manifest.tool_runs)
 
     def record_error(self, exc: BaseException) -> tuple[str, int]:
         """Publish `run:error` for a failure of the orchestrator itself; returns (message, exit code)."""
@@ -197,9 +270,11 @@ class ActiveRun:
         m.metrics.approvals_prompted = summary["metrics"]["approvalsPrompted"]
         from ..errors import StorageError
 
+        self._call_hooks("before_summary", summary)
         try:
             self.bus.publish("run:summary", summary)
             RunStore.append_metrics(self.paths, metrics_record(m.to_dict(), summary["metrics"]["latencyMs"]))
+            self._call_hooks("after_summary")
         except StorageError:
             if summary["status"] == "succeeded" or not self.storage_failed:
                 raise
@@ -208,3 +283,20 @@ class ActiveRun:
             with contextlib.suppress(StorageError):
                 self.bus.close()
             self.lock.release()
+
+    def _call_hooks(self, name: str, *args: Any) -> None:
+        """Telemetry and notifications at the run's end: never a reason for the run to fail."""
+        for hook in self.hooks:
+            try:
+                getattr(hook, name)(self, *args)
+            except Exception as exc:
+                label = getattr(hook, "name", None) or type(hook).__name__
+                print(f"codex-orchestrator: warning: {label}: {exc}", file=sys.stderr)
+
+def _tokens(m: Manifest) -> dict[str, Any]:
+    """`tokens` for run:summary.metrics when a codex stage reported usage (docs/codex.md)."""
+    u = m.metrics
+    if not (u.input_tokens or u.output_tokens or u.cached_input_tokens or u.reasoning_output_tokens):
+        return {}
+    return {"tokens": {"inputTokens": u.input_tokens, "cachedInputTokens": u.cached_input_tokens,
+                       "outputTokens": u.output_tokens, "reasoningOutputTokens": u.reasoning_output_tokens}}

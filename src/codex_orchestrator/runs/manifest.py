@@ -14,6 +14,9 @@ from .._record import asdict, field, fields, record
 from ..events.protocol import RunStatus, StageStatus, ToolComplete
 
 MANIFEST_VERSION = 1
+# How a run is linked to its parent: it is the child run of a subpipeline stage, or it was started
+# (or resumed) with --parent-run. Only a subpipeline's child run is resumed through its parent.
+ParentLink = Literal["subpipeline", "parent-run"]
 
 
 @record
@@ -30,7 +33,7 @@ class CommandRecord:
     index: int
     id: str
     title: str
-    kind: Literal["command", "subpipeline"]
+    kind: Literal["command", "subpipeline", "codex"]
     command: str | None
     status: StageStatus
     started_at: str | None = None
@@ -42,6 +45,18 @@ class CommandRecord:
     allow_failure: bool = False
     child_run_id: str | None = None
     tool_run_id: str | None = None
+    codex_thread_id: str | None = None  # a codex stage: the Codex thread it runs (and resume continues)
+
+
+@record
+class FileChangeRecord:
+    """A file a codex stage's agent changed (Codex's `file_change` item)."""
+
+    path: str  # relative to the repository when inside it
+    kind: Literal["add", "delete", "update"]
+    stage_id: str
+    thread_id: str | None
+    status: str  # completed | failed
 
 
 @record
@@ -86,6 +101,24 @@ class RunMetrics:
     tool_runs: int = 0
     retries: int = 0
     sandbox_denials: int = 0
+    input_tokens: int = 0  # summed over the codex stages' turns
+    cached_input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_output_tokens: int = 0
+    approvals_needed: int = 0  # every approval decision (reused, asked, or refused without asking)
+    approval_denials: int = 0
+    output_format: str | None = None  # jsonl | json | text: how the run's output was delivered
+
+
+@record
+class NotificationRecord:
+    """One delivery of a notification (docs/notifications.md)."""
+
+    target: str  # "notify:<program>" or "webhook:<url without credentials or query>"
+    event: Literal["run-complete", "run-failed", "approval-requested"]
+    status: Literal["delivered", "failed", "abandoned"]
+    attempts: int
+    error: str | None = None
 
 
 @record
@@ -99,6 +132,9 @@ class Manifest:
     updated_at: str
     version: int = MANIFEST_VERSION
     parent_run_id: str | None = None
+    parent_link: ParentLink | None = None  # None for a run without a parent
+    parent_task_id: str | None = None  # the parent's task: a --parent-run parent may be another task's run
+    target_stage_id: str | None = None  # --target: the run ends after this stage (resume keeps it)
     status: RunStatus = "queued"
     status_detail: str | None = None
     completed_at: str | None = None
@@ -113,8 +149,10 @@ class Manifest:
     tool_runs: list[ToolComplete] = field(default_factory=list)
     child_runs: list[ChildRunRecord] = field(default_factory=list)
     resume_events: list[ResumeEvent] = field(default_factory=list)
+    files_changed: list[FileChangeRecord] = field(default_factory=list)
     instructions: InstructionsRecord | None = None
     metrics: RunMetrics = field(default_factory=RunMetrics)
+    notifications: list[NotificationRecord] = field(default_factory=list)
     events_path: str = ""
     run_summary_path: str | None = None
     exit_code: int | None = None
@@ -131,7 +169,9 @@ class Manifest:
         values["commands"] = [CommandRecord(**record) for record in values.get("commands", [])]
         values["child_runs"] = [ChildRunRecord(**record) for record in values.get("child_runs", [])]
         values["resume_events"] = [ResumeEvent(**record) for record in values.get("resume_events", [])]
+        values["files_changed"] = [FileChangeRecord(**record) for record in values.get("files_changed", [])]
         values["metrics"] = RunMetrics(**values.get("metrics", {}))
+        values["notifications"] = [NotificationRecord(**record) for record in values.get("notifications", [])]
         instructions = values.get("instructions")
         if instructions is not None:
             sources = [InstructionSourceRecord(**source) for source in instructions.get("sources", [])]

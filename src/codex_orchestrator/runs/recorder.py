@@ -8,14 +8,17 @@ process died from one still working.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from .._files import write_json_atomic
 from ..events.bus import utc_timestamp
 from ..events.protocol import Envelope
-from .manifest import ChildRunRecord, Manifest
+from ..metrics.figures import APPROVED
+from .manifest import ChildRunRecord, FileChangeRecord, Manifest, NotificationRecord
 from .store import RunPaths, RunStore, process_alive, state_entry
 
 _IGNORED = frozenset({"exec:chunk", "exec:begin", "exec:end", "tool:retry", "approval:request"})
@@ -45,6 +48,12 @@ class ManifestRecorder:
 
     def write_state(self) -> None:
         RunStore.record_state(self.paths, state_entry(self.manifest.to_dict(), self.paths.manifest))
+
+    def set_notifications(self, records: list[NotificationRecord]) -> None:
+        """The deliveries of the run's notifications, known only after run:summary (docs/notifications.md)."""
+        with self._lock:
+            self.manifest.notifications = list(records)
+            self.write()
 
     def add_child(self, child: ChildRunRecord) -> None:
         with self._lock:
@@ -83,6 +92,7 @@ class ManifestRecorder:
                 record.status = "running"
                 record.started_at = event["timestamp"]
                 record.completed_at = record.exit_code = record.summary = None
+                record.log_path = payload.get("logPath", record.log_path)  # a command stage's raw output
             elif type_ == "stage:end":
                 record = m.commands[payload["index"] - 1]
                 record.status = payload["status"]
@@ -101,10 +111,16 @@ class ManifestRecorder:
                         if record.id == payload["stageId"] and record.status == "running":
                             record.tool_run_id = payload["toolRunId"]
             elif type_ == "approval:decision":
+                m.metrics.approvals_needed += 1
+                if payload["decision"] not in APPROVED:
+                    m.metrics.approval_denials += 1
                 if payload["approvalSource"] == "prompt":
                     m.metrics.approvals_prompted += 1
                 elif payload["approvalSource"] in ("session", "store", "codex-rules"):
                     m.metrics.approvals_reused += 1
+            elif type_ == "codex:event":
+                if not _codex_event(m, payload):
+                    return
             elif type_ == "run:summary":
                 self._finish(payload, event["timestamp"])
                 return
@@ -127,6 +143,37 @@ class ManifestRecorder:
         self._stop.set()
         if self._heartbeat is not None and self._heartbeat is not threading.current_thread():
             self._heartbeat.join(timeout=5)
+
+
+_USAGE = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
+
+
+def _codex_event(m: Manifest, payload: Any) -> bool:
+    """What a codex stage's event changes in the manifest: the thread id (written at once, so a kill -9
+    right after still lets `resume` continue the thread), token usage, changed files. True if any."""
+    event = payload["event"]
+    kind = event.get("type")
+    record = m.commands[payload["index"] - 1]
+    if kind == "thread.started" and isinstance(event.get("thread_id"), str):
+        record.codex_thread_id = event["thread_id"]
+        return True
+    if kind == "turn.completed":
+        usage = event.get("usage") or {}
+        for name in _USAGE:
+            value = usage.get(name)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                setattr(m.metrics, name, getattr(m.metrics, name) + value)
+        return True
+    item = event.get("item") or {}
+    if kind == "item.completed" and item.get("type") == "file_change":
+        for change in item.get("changes") or []:
+            path = str(change.get("path", ""))
+            if m.cwd and os.path.isabs(path) and Path(path).is_relative_to(m.cwd):
+                path = os.path.relpath(path, m.cwd)
+            m.files_changed.append(FileChangeRecord(path, change.get("kind", "update"), record.id,
+                                                    payload.get("threadId"), str(item.get("status", ""))))
+        return True
+    return False
 
 
 def effective_status(manifest: dict[str, Any], now: float | None = None,

@@ -127,14 +127,17 @@ class RunStore:
         raise NotFoundError(f"run {run_id} not found under {self.root / '.runs'}")
 
     def latest(self, task_id: str) -> RunPaths:
-        """The task's most recent top-level run (a subpipeline's child run is not one)."""
+        """The task's most recent top-level run (a subpipeline's child run is not one; a run linked with
+        --parent-run is)."""
+        from .lineage import is_subpipeline_child
+
         cli_dir = self.root / ".runs" / validate_task_id(task_id) / "cli"
         runs = sorted((p.name for p in cli_dir.iterdir() if not p.name.startswith(".")), reverse=True) \
             if cli_dir.is_dir() else []
         for run_id in runs:
             paths = RunPaths(self.root, task_id, run_id)
             try:
-                if read_manifest_dict(paths).get("parent_run_id") is None:
+                if not is_subpipeline_child(read_manifest_dict(paths)):
                     return paths
             except NotFoundError:
                 continue  # a run dir whose manifest is not written yet
@@ -169,6 +172,7 @@ class RunStore:
 
 
 STATUSES = ("succeeded", "failed", "cancelled", "interrupted")
+TOKEN_KEYS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")  # codex stages
 
 
 def state_entry(manifest: dict[str, Any], manifest_path: Path) -> dict[str, Any]:
@@ -184,7 +188,11 @@ def state_entry(manifest: dict[str, Any], manifest_path: Path) -> dict[str, Any]
 
 def metrics_record(manifest: dict[str, Any], latency_ms: float | None) -> dict[str, Any]:
     """A finished run's record in `.runs/<task>/metrics.json`."""
+    from ..metrics.figures import run_figures, tool_latencies
+
     metrics = manifest.get("metrics") or {}
+    tool_runs = manifest.get("tool_runs") or []
+    figures = run_figures(metrics, tool_runs)
     return {
         "run_id": manifest["run_id"], "pipeline": manifest["pipeline"]["id"], "status": manifest["status"],
         "exit_code": manifest.get("exit_code"), "started_at": manifest.get("started_at"),
@@ -193,12 +201,17 @@ def metrics_record(manifest: dict[str, Any], latency_ms: float | None) -> dict[s
         "approvals_prompted": metrics.get("approvals_prompted", 0), "retries": metrics.get("retries", 0),
         "sandbox_denials": metrics.get("sandbox_denials", 0), "parent_run_id": manifest.get("parent_run_id"),
         "resumed": len(manifest.get("resume_events") or []),
+        **{name: metrics.get(name, 0) for name in TOKEN_KEYS},
+        "approvals_needed": figures["approvalsNeeded"], "approval_reuse_pct": figures["approvalReusePct"],
+        "approval_denials": figures["approvalDenials"], "tool_latency_p50_ms": figures["toolLatencyP50Ms"],
+        "tool_latency_p95_ms": figures["toolLatencyP95Ms"], "tool_latencies_ms": tool_latencies(tool_runs),
+        "output_format": figures["outputFormat"],
     }
 
 
 def _empty_metrics(task_id: str) -> dict[str, Any]:
     totals = {"runs": 0, **dict.fromkeys(STATUSES, 0), "approvals_reused": 0, "approvals_prompted": 0,
-              "tool_runs": 0, "retries": 0, "sandbox_denials": 0}
+              "tool_runs": 0, "retries": 0, "sandbox_denials": 0, "approvals_needed": 0, "approval_denials": 0}
     return {"version": 1, "task_id": task_id, "totals": totals, "runs": []}
 
 
@@ -209,7 +222,8 @@ def _add_metrics(metrics: dict[str, Any], record: dict[str, Any]) -> None:
     totals["runs"] += 1
     status_key = str(record.get("status"))
     totals[status_key] = totals.get(status_key, 0) + 1
-    for key in ("approvals_reused", "approvals_prompted", "tool_runs", "retries", "sandbox_denials"):
+    for key in ("approvals_reused", "approvals_prompted", "tool_runs", "retries", "sandbox_denials",
+                "approvals_needed", "approval_denials", *TOKEN_KEYS):
         totals[key] = totals.get(key, 0) + int(record.get(key) or 0)
     runs: list[Any] = metrics["runs"]
     runs.append(record)

@@ -25,8 +25,10 @@ import contextlib
 import ctypes
 import errno
 import os
+import stat
 import subprocess
 import sys
+import time
 import weakref
 from functools import cache
 from pathlib import Path
@@ -91,9 +93,18 @@ def _rules(layout: FsLayout) -> list[landlock.Rule]:
     return rules
 
 
-def _remount_flags(path: Path) -> int:
-    flags = os.statvfs(path).f_flag
-    return MS_REMOUNT | MS_BIND | MS_RDONLY | sum(ms for st, ms in _LOCKED_FLAGS if flags & st)
+def _bind_plan(path: Path) -> tuple[bytes, int, bool]:
+    """(path, its read-only remount flags, whether it may vanish). Only a regular file may: state.json is
+    replaced by rename as runs update it, and a file that is gone has nothing left to protect. A protected
+    directory (`.git`, `.codex`, the run store) that vanishes fails the set-up closed (exit 71): without
+    the mount, the command could create it afresh, hooks and all."""
+    try:
+        info = os.stat(path, follow_symlinks=False)
+        flags = os.statvfs(path).f_flag
+    except FileNotFoundError:  # gone since the layout was made: the child fails closed
+        return bytes(path), MS_REMOUNT | MS_BIND | MS_RDONLY, False
+    remount = MS_REMOUNT | MS_BIND | MS_RDONLY | sum(ms for st, ms in _LOCKED_FLAGS if flags & st)
+    return bytes(path), remount, stat.S_ISREG(info.st_mode)
 
 
 class Confinement:
@@ -115,7 +126,7 @@ class Confinement:
         self._private = True
         self._shm_writable = bool(layout.writable)
         self._max_fd = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024
-        self._binds = [(bytes(path), _remount_flags(path)) for path in layout.read_only]
+        self._binds = [_bind_plan(path) for path in layout.read_only]
         # struct ifreq: the interface name, then ifr_flags (a short) in a 24-byte union.
         ifreq = b"lo".ljust(16, b"\0") + (IFF_UP | IFF_LOOPBACK).to_bytes(2, sys.byteorder)
         self._ifreq = ctypes.create_string_buffer(ifreq, 40)
@@ -155,11 +166,8 @@ class Confinement:
             _die(b"writing the user namespace id maps")
         if self._private and lib.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
             _die(b"making mounts private")
-        for path, remount in self._binds:
-            if not _bind_self(lib, path):
-                _die(b"bind-mounting a protected path")
-            if lib.mount(None, path, None, remount, None) != 0:
-                _die(b"remounting a protected path read-only")
+        for path, remount, may_vanish in self._binds:
+            _protect(lib, path, remount, may_vanish=may_vanish)
         alive_r, alive_w = os.pipe()  # the init sees EOF on alive_r once the waiter is gone
         status_r, status_w = os.pipe()  # the init reports the command's raw wait status here
         init = os.fork()  # pid 1 of the new pid namespace
@@ -299,13 +307,30 @@ def _loopback_up(lib: ctypes.CDLL, ifreq: ctypes.Array[ctypes.c_char]) -> None:
 def _bind_self(lib: ctypes.CDLL, path: bytes) -> bool:
     """Bind-mount `path` onto itself. A protected *file* that another process replaces by rename at that
     moment (state.json, as concurrent runs update it) is an unlinked dentry to the kernel (ENOENT); the
-    name is back at once, so try again a few times before failing closed."""
-    for _ in range(50):
+    name is back at once, so try again."""
+    for attempt in range(100):
         if lib.mount(path, path, None, MS_BIND | MS_REC, None) == 0:
             return True
         if ctypes.get_errno() != errno.ENOENT:
             return False
+        if attempt >= 10:
+            time.sleep(0.001)
     return False
+
+
+def _protect(lib: ctypes.CDLL, path: bytes, remount: int, *, may_vanish: bool) -> None:
+    """Make `path` read-only in our mount namespace: bind it onto itself, then remount the bind read-only.
+    A file replaced by rename in between (EINVAL: the name is no longer the mount point) is done again."""
+    for _ in range(20):
+        if not _bind_self(lib, path):
+            if may_vanish and not os.path.lexists(path):
+                return  # a protected file removed meanwhile: nothing left to protect
+            _die(b"bind-mounting a protected path")
+        if lib.mount(None, path, None, remount, None) == 0:
+            return
+        if ctypes.get_errno() != errno.EINVAL:
+            break
+    _die(b"remounting a protected path read-only")
 
 
 def _die(step: bytes) -> None:

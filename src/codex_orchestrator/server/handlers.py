@@ -193,7 +193,8 @@ class Handlers:
         if tap is not None:
             subscribers.append(tap)
         report = run_exec(options, config=config, cancel=token, asker=ClientAsker(self.server, request_id, forwarder),
-                          subscribers=subscribers, sessions=self.sessions, session_approvals=self._session_approvals)
+                          subscribers=subscribers, sessions=self.sessions, session_approvals=self._session_approvals,
+                          observers=self.server.observers, output_format="jsonl" if events else None)
         return _exec_result(report)
 
     # ------------------------------------------------------------------ sessions
@@ -286,7 +287,8 @@ class Handlers:
         config = self._config(params.directory("cwd", self.server.cwd), params.flags())
         forwarder, stream = self._stream(request_id, token, events=params.boolean("events", True))
         runner = make_runner(config, task_id=self._task(params, config), cancel=token,
-                             asker=ClientAsker(self.server, request_id, forwarder), stream=stream)
+                             asker=ClientAsker(self.server, request_id, forwarder), stream=stream,
+                             observers=self.server.observers)
         outcome = run_pipeline(runner, params.string("pipeline"))
         return _run_result(outcome)
 
@@ -305,7 +307,8 @@ class Handlers:
                     "manifestPath": view["manifest"], "summary": None}
         forwarder, stream = self._stream(request_id, token, events=params.boolean("events", True))
         runner = make_runner(config, task_id=resumable.paths.task_id, cancel=token,
-                             asker=ClientAsker(self.server, request_id, forwarder), stream=stream)
+                             asker=ClientAsker(self.server, request_id, forwarder), stream=stream,
+                             observers=self.server.observers)
         return _run_result(resume_run(runner, resumable))
 
     def run_status(self, request_id: RequestId, raw: Any, token: CancelToken) -> Any:

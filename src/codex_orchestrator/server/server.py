@@ -20,12 +20,15 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .. import __version__
 from ..errors import OrchestratorError, UsageError
 from ..exec.cancel import CancelToken
 from .handlers import Handlers
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..observe import Observers
 from .rpc import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -51,8 +54,10 @@ class _Stop(BaseException):
 
 
 class Server:
-    def __init__(self, reader: BinaryIO, writer: BinaryIO, *, cwd: Path, env: dict[str, str]) -> None:
+    def __init__(self, reader: BinaryIO, writer: BinaryIO, *, cwd: Path, env: dict[str, str],
+                 observers: Observers | None = None) -> None:
         self.reader = reader
+        self.observers = observers
         self.conn = Connection(writer)
         self.cwd = cwd
         self.env = env

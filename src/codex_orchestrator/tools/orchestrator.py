@@ -117,12 +117,12 @@ class ToolOrchestrator:
     def rules(self) -> RuleSet | None:
         """The user's Codex rules; None when there are none (the parser is then never imported)."""
         if self._rules is None:
-            rules_dir = self.config.codex_home / "rules"
-            if not rules_dir.is_dir():
+            layers = self.config.rules_layers()  # $CODEX_HOME/rules, then the project's .codex/rules
+            if not layers:
                 return None
-            from .approvals.rules import load_rules
+            from .approvals.rules import load_rule_layers
 
-            self._rules = load_rules(rules_dir)
+            self._rules = load_rule_layers(layers)
         return self._rules
 
     # ------------------------------------------------------------------ the state machine
@@ -166,14 +166,20 @@ class ToolOrchestrator:
         from .approvals.safe_commands import is_known_safe
 
         rules = self.rules
-        match = rules.evaluate(call.argv) if rules is not None else None
+        match = rules.evaluate(call.request.command) if rules is not None else None
         rule_reason = None
         if match is not None:
             rule_reason = next((r.justification for r in match.rules if r.justification), None) or (
                 f"{match.decision} by {match.rules[0].source}:{match.rules[0].line}"
             )
+        rule_decision = str(match.decision) if match is not None else None
+        if rule_decision is None:  # Codex's built-in dangerous-command check applies where no rule speaks
+            from .approvals.dangerous import REASON, is_dangerous
+
+            if is_dangerous(call.request.command):
+                rule_decision, rule_reason = "prompt", REASON
         assessment = assess(
-            self.policy, rule_decision=str(match.decision) if match is not None else None, rule_reason=rule_reason,
+            self.policy, rule_decision=rule_decision, rule_reason=rule_reason,
             escalate=call.request.escalate, known_safe=is_known_safe(call.argv),
             justification=call.request.justification,
         )
@@ -273,6 +279,17 @@ class ToolOrchestrator:
         return f"the allow rule runs it inside the sandbox: {reason}" if reason else None
 
     # ------------------------------------------------------------------ approvals
+
+    def approve(self, *, tool_run_id: str, argv: list[str], cwd: Path, reason: str, mode: str,
+                cancel: CancelToken | None = None) -> tuple[bool, str, str | None]:
+        """Ask for an approval outside `invoke` (a runtime that runs a whole agent, e.g. a codex stage,
+        asks once for all of it): the same session cache, store, policy and events. Returns
+        (approved, approval source, why not)."""
+        from .approvals.keys import approval_key
+
+        call = _ToolCall(ToolRequest(tool="approval", command=argv, cwd=cwd), tool_run_id, time.monotonic(), cwd,
+                         argv, mode, cancel or self.cancel)
+        return self._approve(call, approval_key(argv, cwd, False), reason, mode)
 
     def _approve(self, call: _ToolCall, key: str, reason: str, mode: str) -> tuple[bool, str, str | None]:
         """Find an approval for `key`: session cache, then the store, then ask. Returns (ok, source, message)."""
@@ -374,9 +391,13 @@ class ToolOrchestrator:
         def confine(argv: Sequence[str], pty: bool) -> SandboxedSpawn | None:
             return self._prepare(list(argv), call.cwd, mode, sandboxed, pty=pty)
 
+        env = child_env(self.command_env, request.env, pty=request.pty,  # Codex's CODEX_SANDBOX_NETWORK_DISABLED=1
+                        network_disabled=sandboxed and self.config.sandbox_policy(mode=mode).network_blocked)
+        if "CODEX_ORCHESTRATOR_ATTEMPT" not in request.env:  # 1, then 2... on a retry (docs/exec.md)
+            env["CODEX_ORCHESTRATOR_ATTEMPT"] = str(len(call.attempts) + 1)
         return Attempt(
             argv=request.argv, display=request.display, cwd=call.cwd,
-            env=child_env(self.command_env, request.env, pty=request.pty), confine=confine, on_chunk=on_chunk,
+            env=env, confine=confine, on_chunk=on_chunk,
             log=log, limit=limit, cancel=call.cancel, timeout=request.timeout,
             session_id=request.session_id if in_session else None,
             fresh_session=in_session and not request.session_reuse, yield_ms=request.metadata.get("yield_ms"),

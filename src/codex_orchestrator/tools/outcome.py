@@ -12,6 +12,7 @@ import signal as signals
 from typing import Literal
 
 from ..errors import EXIT_DENIED, EXIT_INTERNAL, EXIT_TIMEOUT
+from ..events.protocol import AttemptStatus, ToolStatus
 from .request import ToolResult
 
 Finished = Literal["succeeded", "failed", "cancelled"]
@@ -24,6 +25,11 @@ def finished_status(tool_status: str) -> Finished:
     if tool_status == "cancelled":
         return "cancelled"
     return "failed"
+
+
+def attempt_status(status: ToolStatus) -> AttemptStatus:
+    """An attempt's status for a tool status: not approved or denied by a sandbox is a failed attempt."""
+    return "failed" if status in ("rejected", "denied") else status  # type: ignore[return-value]
 
 
 def cancel_exit_code(signum: int | None) -> int:

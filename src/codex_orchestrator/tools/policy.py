@@ -49,7 +49,8 @@ def assess(
     if rule_decision == "prompt":
         if policy == "never":
             return Assessment("reject", "denied-by-policy",
-                              "a Codex rule requires a prompt, and approval_policy=never never prompts", True, False)
+                              f"{rule_reason or 'a Codex rule requires a prompt'}; approval_policy=never never "
+                              "prompts", True, False)
         return Assessment("ask", "prompt", rule_reason or "a Codex rule asks for approval", True, False)
     if policy == "untrusted":
         if known_safe:

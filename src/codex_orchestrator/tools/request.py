@@ -35,9 +35,10 @@ class ToolRequest:
 
     @property
     def argv(self) -> list[str]:
-        """The argv to spawn in pipes mode: a shell string runs under bash -c."""
+        """The argv to spawn in pipes mode: a shell string runs under a login bash (`bash -lc`), as Codex
+        runs a command line: the user's profile sets PATH and friends the same way."""
         if isinstance(self.command, str):
-            return ["/bin/bash", "-c", self.command]
+            return ["/bin/bash", "-lc", self.command]
         return list(self.command)
 
     @property

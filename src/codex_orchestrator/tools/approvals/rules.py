@@ -1,29 +1,39 @@
-"""Codex execution rules: `$CODEX_HOME/rules/*.rules`, read without executing them.
+"""Codex execution rules (`rules/*.rules`), evaluated by a real Starlark engine.
 
-Codex writes these files in Starlark, but the only statement they need is
-`prefix_rule(...)` with literal arguments. We parse exactly that subset with a
-tokenizer and a recursive-descent parser of our own: nothing in a rules file is
-ever evaluated, so a file with `__import__('os').system(...)` is a syntax error
-here, not a program. Everything outside the subset is a RulesError naming the
-file, line and column, because silently skipping a rule could turn a
-`forbidden` into "run it".
+Codex writes its rules in Starlark and evaluates them with starlark-rust
+(codex-rs/execpolicy). We use the same engine through `starlark-pyo3`, with the
+same dialect (Starlark's extended dialect plus f-strings) and the same three
+builtins, so that every file Codex accepts is accepted here: variables, `+`,
+list comprehensions, `def`, positional arguments, triple-quoted strings,
+`host_executable(...)`, `network_rule(...)`. Starlark cannot reach the file
+system, the network or the host (no `load`, no `import`, no `print`), and
+evaluation here is bounded in time, so a rules file is data, not a program that
+can touch the machine.
 
-A rule's `match` / `not_match` examples are checked when the file loads, as
-Codex does, so a pattern that does not mean what its author thought fails loudly
-instead of allowing the wrong commands.
+The engine is imported only when a rules directory has files (start-up is a
+feature, docs/approvals.md). Every problem is a RulesError naming the file and
+line; unlike Codex, which logs a warning and drops *all* rules, we refuse to run
+(fails closed: a dropped `forbidden` must never turn into "run it").
+
+`RuleSet.check` is `codex execpolicy check` exactly (tests/approvals/
+test_rules_codex_diff.py holds the two side by side). `RuleSet.evaluate` is what
+runs before a command: Codex's runtime reading (one `bash -lc` level, every
+command allowed before anything leaves the sandbox), plus stricter searches for
+`forbidden`/`prompt` behind wrappers, paths and scripts we cannot parse.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import TypeAlias
 
 from ..._record import field, record
 from ...errors import RulesError
-from .keys import shell_script, split_script
+from .keys import canonical_argv, shell_script, split_script
 
 
 class Decision(StrEnum):
@@ -33,7 +43,9 @@ class Decision(StrEnum):
 
 
 _STRICTNESS = {Decision.ALLOW: 0, Decision.PROMPT: 1, Decision.FORBIDDEN: 2}
-_DECISIONS = frozenset(d.value for d in Decision)
+EVAL_SECONDS = 10.0  # a rules file that computes longer than this is refused (Codex has no bound)
+# Codex's shells for its one `bash -lc` level (shell-command/src/bash.rs: bash, zsh, sh; -c or -lc).
+RUNTIME_SHELLS = frozenset({"bash", "zsh", "sh"})
 
 
 @record(frozen=True)
@@ -53,6 +65,17 @@ class PrefixRule:
 
 
 @record(frozen=True)
+class NetworkRule:
+    """A `network_rule`: read and validated as Codex does; our sandbox has no per-host network proxy,
+    so it never opens the network (docs/codex-compat.md)."""
+
+    host: str
+    protocol: str
+    decision: Decision
+    justification: str | None
+
+
+@record(frozen=True)
 class RuleMatch:
     """The strictest decision for a command and the rules that gave it (in load order)."""
 
@@ -63,6 +86,36 @@ class RuleMatch:
 @record
 class RuleSet:
     rules: list[PrefixRule] = field(default_factory=list)
+    # host_executable(name, paths): the absolute paths a basename rule may stand for.
+    host_executables: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    network_rules: list[NetworkRule] = field(default_factory=list)
+
+    def extend(self, other: RuleSet) -> None:
+        self.rules += other.rules
+        self.host_executables.update(other.host_executables)
+        self.network_rules += other.network_rules
+
+    # ------------------------------------------------------------------ Codex's matching
+
+    def check(self, argv: Sequence[str], *, resolve_host_executables: bool = False) -> list[PrefixRule]:
+        """The rules matching `argv`, as `codex execpolicy check [--resolve-host-executables]` finds them:
+        the first word exactly; else, when resolving, an absolute path by its basename, if no
+        `host_executable` for that name leaves the path out."""
+        if not argv:
+            return []
+        exact = [rule for rule in self.rules if rule.matches(argv)]
+        if exact or not resolve_host_executables:
+            return exact
+        program = argv[0]
+        if not os.path.isabs(program):
+            return []
+        base = os.path.basename(os.path.normpath(program))
+        declared = self.host_executables.get(base)
+        if declared is not None and os.path.normpath(program) not in declared:
+            return []
+        return [rule for rule in self.rules if rule.matches([base, *argv[1:]])]
+
+    # ------------------------------------------------------------------ what runs
 
     def _strict_inner(self, argv: Sequence[str]) -> list[PrefixRule]:
         """`forbidden`/`prompt` rules matching a command hidden behind a wrapper or a path (wrappers.py)."""
@@ -71,38 +124,69 @@ class RuleSet:
         return [rule for inner in inner_commands(argv) for rule in self.rules
                 if rule.decision != Decision.ALLOW and rule.matches(inner)]
 
-    def evaluate(self, argv: Sequence[str]) -> RuleMatch | None:
-        """The strictest decision of every rule matching `argv`, or None if none matches.
-
-        A plain `bash -lc` chain (see keys.split_script) is also judged command by
-        command: any command that is forbidden or needs a prompt makes the whole
-        script so, but the script is allowed only when *every* command in it is
-        allowed, since an allow rule lets a command run outside the sandbox.
-        Scripts we cannot read are additionally searched word by word for
-        forbidden or prompt rules, never for allow rules.
-        """
-        argv = list(argv)
-        if not argv:
-            return None
-        found = [rule for rule in self.rules if rule.matches(argv)]
+    def _strict(self, argv: list[str]) -> list[PrefixRule]:
+        """Every forbidden/prompt rule for `argv` (canonical), its wrappers and its script's commands."""
+        found = [rule for rule in self.rules if rule.decision != Decision.ALLOW and rule.matches(argv)]
         found += self._strict_inner(argv)
         script = shell_script(argv)
-        if script is not None:
-            commands = split_script(script)
-            if commands is not None:
-                for command in commands:
-                    found += self._strict_inner(command)
-                per_command = [[rule for rule in self.rules if rule.matches(c)] for c in commands]
-                found += [rule for rules in per_command for rule in rules if rule.decision != Decision.ALLOW]
-                if all(rules and all(r.decision == Decision.ALLOW for r in rules) for rules in per_command):
-                    found += [rule for rules in per_command for rule in rules]
+        if script is None:
+            return found
+        commands = split_script(script)
+        for command in commands if commands is not None else loose_segments(script):
+            found += [rule for rule in self.rules if rule.decision != Decision.ALLOW and rule.matches(command)]
+            found += self._strict_inner(command)
+        return found
+
+    def allowed_commands(self, command: Sequence[str] | str) -> list[list[PrefixRule]] | None:
+        """Codex's runtime allow: the commands of one shell level (a string is the `bash -lc` script
+        Codex would run; an argv `bash|zsh|sh -c|-lc SCRIPT` is unwrapped once), each with its allow
+        rules; None when the script is not plain or a command has no allow rule. `bash -c 'touch x'`
+        given as a string is one command, `bash -c ...`: a rule for `touch` does not reach it."""
+        if isinstance(command, str):
+            commands = split_script(command)
+        else:
+            argv = list(command)
+            script = shell_script(argv)
+            if script is not None and _shell_name(argv[0]) in RUNTIME_SHELLS:
+                commands = split_script(script)
             else:
-                for segment in _loose_segments(script):
-                    found += [rule for rule in self.rules
-                              if rule.decision != Decision.ALLOW and rule.matches(segment)]
-                    found += self._strict_inner(segment)
-        if not found:
+                commands = [argv] if argv else None
+        if not commands:
             return None
+        per_command = []
+        for words in commands:
+            # An absolute path stands for a basename rule only where a host_executable lists it: Codex
+            # also resolves undeclared paths (`/tmp/x/git`); we do not (stricter on purpose).
+            declared = os.path.isabs(words[0]) and os.path.basename(words[0]) in self.host_executables
+            allows = [rule for rule in self.check(words, resolve_host_executables=declared)
+                      if rule.decision == Decision.ALLOW]
+            if not allows:
+                return None
+            per_command.append(allows)
+        return per_command
+
+    def evaluate(self, command: Sequence[str] | str) -> RuleMatch | None:
+        """The strictest decision for running `command`, or None if no rule speaks to it.
+
+        `forbidden`/`prompt` are searched for everywhere we can see a command (each
+        command of a shell chain, behind wrappers and paths, in scripts we cannot
+        parse): stricter than Codex, on purpose. `allow` holds only as Codex's
+        runtime grants it (allowed_commands): never through a second shell level,
+        a wrapper, or a script that is not plain.
+        """
+        argv = canonical_argv(command)
+        if not argv:
+            return None
+        found = self._strict(argv)
+        if not isinstance(command, str):
+            original = list(command)
+            if original != argv:
+                found += self._strict(original)
+        if not found:
+            allowed = self.allowed_commands(command)
+            if allowed is None:
+                return None
+            found = [rule for rules in allowed for rule in rules]
         decision = max((rule.decision for rule in found), key=_STRICTNESS.__getitem__)
         chosen: list[PrefixRule] = []
         for rule in found:
@@ -111,7 +195,11 @@ class RuleSet:
         return RuleMatch(decision, tuple(chosen))
 
 
-def _loose_segments(script: str) -> list[list[str]]:
+def _shell_name(program: str) -> str:
+    return program.rsplit("/", 1)[-1]
+
+
+def loose_segments(script: str) -> list[list[str]]:
     """Best-effort commands of a script we cannot parse exactly, only to find stricter rules."""
     try:
         lexer = shlex.shlex(script, posix=True, punctuation_chars=True)
@@ -127,23 +215,72 @@ def _loose_segments(script: str) -> list[list[str]]:
             continue  # `FOO=1 rm -rf x` runs `rm`
         else:
             segments[-1].append(token.lstrip("({`$"))
-    return [s for s in segments if s]
+    reserved = frozenset({"do", "then", "else", "elif", "if", "while", "until", "!", "{"})
+    out = []
+    for segment in segments:
+        while segment and segment[0] in reserved:  # `do rm -rf x`, `then rm -f y`: the command follows
+            segment = segment[1:]
+        if segment:
+            out.append(segment)  # wrappers such as `time -p` are peeled later (wrappers.py)
+    return out
+
+
+# ---------------------------------------------------------------------------- loading
 
 
 def load_rules(rules_dir: Path) -> RuleSet:
     """Every `*.rules` file of `rules_dir`, sorted by name; a missing directory is an empty RuleSet."""
+    return load_rule_dirs([rules_dir])
+
+
+def rules_files(rules_dir: Path) -> list[Path]:
+    """The `*.rules` files of one directory, sorted; [] when it does not exist."""
     if not rules_dir.exists():
-        return RuleSet()
+        return []
     if not rules_dir.is_dir():
         raise RulesError(f"{rules_dir}: the Codex rules location is not a directory")
-    rules: list[PrefixRule] = []
-    for path in sorted(p for p in rules_dir.iterdir() if p.name.endswith(".rules") and p.is_file()):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RulesError(f"{path}: cannot read the rules file: {exc}") from None
-        rules += parse_rules(text, str(path))
-    return RuleSet(rules)
+    return sorted(p for p in rules_dir.iterdir() if p.name.endswith(".rules") and p.is_file())
+
+
+def load_rule_dirs(rules_dirs: Sequence[Path]) -> RuleSet:
+    """The rules of several folders, lowest precedence first, every decision counting."""
+    return load_rule_layers([(rules_dir, True) for rules_dir in rules_dirs])
+
+
+def load_rule_layers(layers: Sequence[tuple[Path, bool]]) -> RuleSet:
+    """The rules of several layers (Codex: user, then project), lowest precedence first.
+
+    A layer whose flag is False (an untrusted project's `.codex/rules`) only tightens: its `allow`
+    rules and `host_executable` entries are dropped, its `prompt`/`forbidden` rules kept. Its files
+    are still read, and a broken one still stops the run: refusing to run is tightening too.
+    """
+    ruleset = RuleSet()
+    for rules_dir, allow in layers:
+        for path in rules_files(rules_dir):
+            if path.is_symlink() and not allow:
+                continue  # a repository's link could point at any file of the machine
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise RulesError(f"{path}: cannot read the rules file: {exc}") from None
+            layer = parse_policy(text, str(path), ruleset.host_executables)
+            if not allow:
+                layer = RuleSet([rule for rule in layer.rules if rule.decision != Decision.ALLOW],
+                                network_rules=[rule for rule in layer.network_rules if rule.decision != Decision.ALLOW])
+            ruleset.extend(layer)
+    return ruleset
+
+
+def parse_rules(text: str, source: str) -> list[PrefixRule]:
+    """The prefix rules of one file's `text`; `source` names the file in rules and errors."""
+    return parse_policy(text, source).rules
+
+
+def parse_policy(text: str, source: str, host_executables: Mapping[str, tuple[str, ...]] | None = None) -> RuleSet:
+    """Evaluate one rules file with the Starlark engine; `host_executables` are those of files read before."""
+    from . import starlark_eval
+
+    return starlark_eval.evaluate_file(text, source, dict(host_executables or {}))
 
 
 def format_rule(rule: PrefixRule) -> str:
@@ -153,6 +290,9 @@ def format_rule(rule: PrefixRule) -> str:
     if rule.justification is not None:
         parts.append(f"justification = {_quote(rule.justification)}")
     return "prefix_rule(\n    " + ",\n    ".join(parts) + ",\n)\n"
+
+
+_ESCAPES_OUT = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 def _quote(text: str) -> str:
@@ -170,240 +310,12 @@ def _quote(text: str) -> str:
     return "".join(out)
 
 
-# ---------------------------------------------------------------------------- parsing
-
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", "'": "'", '"': '"', "\n": ""}
-_ESCAPES_OUT = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
-_PUNCTUATION = frozenset("()[],=")
-_MAX_DEPTH = 8  # nesting deeper than a few lists is never valid; stop before Python's recursion limit
-_KEYWORDS = ("pattern", "decision", "justification", "match", "not_match")
-
-# A value as parsed: a string, or a list of values; with the position where it starts.
-_Value: TypeAlias = 'str | list["_Node"]'
-
-
-@record(frozen=True)
-class _Token:
-    kind: str  # "name", "string", one of _PUNCTUATION, or "end"
-    text: str
-    offset: int
-
-
-@record(frozen=True)
-class _Node:
-    value: _Value
-    offset: int
-
-
-class _Parser:
-    def __init__(self, text: str, source: str) -> None:
-        self.text = text
-        self.source = source
-        # Tokens are read on demand so that the first error reported is the first one in the file.
-        self._stream = self._tokenize()
-        self.tokens: list[_Token] = []
-        self.pos = 0
-
-    # -------------------------------------------------------------- errors
-
-    def error(self, offset: int, message: str) -> RulesError:
-        line = self.text.count("\n", 0, offset) + 1
-        column = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
-        return RulesError(f"{self.source}:{line}:{column}: {message}")
-
-    def line_of(self, offset: int) -> int:
-        return self.text.count("\n", 0, offset) + 1
-
-    # -------------------------------------------------------------- tokens
-
-    def _tokenize(self) -> Iterator[_Token]:
-        text, i, n = self.text, 0, len(self.text)
-        while i < n:
-            c = text[i]
-            if c in " \t\r\n":
-                i += 1
-            elif c == "#":
-                end = text.find("\n", i)
-                i = n if end < 0 else end
-            elif c in _PUNCTUATION:
-                yield _Token(c, c, i)
-                i += 1
-            elif c in "'\"":
-                value, end = self._string(i)
-                yield _Token("string", value, i)
-                i = end
-            elif c.isascii() and (c.isalpha() or c == "_"):
-                start = i
-                while i < n and text[i].isascii() and (text[i].isalnum() or text[i] == "_"):
-                    i += 1
-                yield _Token("name", text[start:i], start)
-            else:
-                raise self.error(i, f"unexpected character {c!r} (only prefix_rule(...) with literal "
-                                    "strings and lists is supported)")
-        while True:
-            yield _Token("end", "", n)
-
-    def _string(self, start: int) -> tuple[str, int]:
-        text, quote = self.text, self.text[start]
-        if text.startswith(quote * 3, start):
-            raise self.error(start, "triple-quoted strings are not supported; use a single-line string")
-        out: list[str] = []
-        i = start + 1
-        while True:
-            if i >= len(text) or text[i] == "\n":
-                raise self.error(start, "unterminated string")
-            c = text[i]
-            if c == quote:
-                return "".join(out), i + 1
-            if c != "\\":
-                out.append(c)
-                i += 1
-                continue
-            esc = text[i + 1] if i + 1 < len(text) else ""
-            if esc in _ESCAPES:
-                out.append(_ESCAPES[esc])
-                i += 2
-            elif esc in ("x", "u", "U"):
-                width = {"x": 2, "u": 4, "U": 8}[esc]
-                digits = text[i + 2:i + 2 + width]
-                if len(digits) != width or any(d not in "0123456789abcdefABCDEF" for d in digits):
-                    raise self.error(i, f"bad \\{esc} escape")
-                code = int(digits, 16)
-                if code > 0x10FFFF:
-                    raise self.error(i, f"bad \\{esc} escape")
-                out.append(chr(code))
-                i += 2 + width
-            else:
-                raise self.error(i, f"unknown escape \\{esc}" if esc else "unterminated string")
-
-    def peek(self) -> _Token:
-        while len(self.tokens) <= self.pos:
-            self.tokens.append(next(self._stream))
-        return self.tokens[self.pos]
-
-    def take(self, kind: str, what: str) -> _Token:
-        token = self.peek()
-        if token.kind != kind:
-            found = "end of file" if token.kind == "end" else repr(token.text)
-            raise self.error(token.offset, f"expected {what}, found {found}")
-        self.pos += 1
-        return token
-
-    # -------------------------------------------------------------- grammar
-
-    def parse(self) -> list[PrefixRule]:
-        rules: list[PrefixRule] = []
-        while self.peek().kind != "end":
-            name = self.take("name", "prefix_rule(...)")
-            if name.text != "prefix_rule":
-                raise self.error(name.offset, f"unsupported statement {name.text!r}: only prefix_rule(...) "
-                                              "calls are allowed in a rules file")
-            self.take("(", "'(' after prefix_rule")
-            args: dict[str, _Node] = {}
-            while self.peek().kind != ")":
-                key = self.take("name", "a keyword argument (pattern = [...], decision = ...)")
-                if key.text not in _KEYWORDS:
-                    raise self.error(key.offset, f"unknown prefix_rule argument {key.text!r} "
-                                                 f"(known: {', '.join(_KEYWORDS)})")
-                if key.text in args:
-                    raise self.error(key.offset, f"argument {key.text!r} given twice")
-                self.take("=", f"'=' after {key.text}")
-                args[key.text] = self.value(0)
-                if self.peek().kind != ")":
-                    self.take(",", "',' or ')'")
-            self.take(")", "')'")
-            rules.append(self.rule(args, name.offset))
-        return rules
-
-    def value(self, depth: int) -> _Node:
-        token = self.peek()
-        if token.kind == "string":
-            self.pos += 1
-            return _Node(token.text, token.offset)
-        if token.kind != "[":
-            found = "end of file" if token.kind == "end" else repr(token.text)
-            raise self.error(token.offset, f"expected a string or a list, found {found} (expressions, "
-                                           "variables and calls are not supported)")
-        if depth >= _MAX_DEPTH:
-            raise self.error(token.offset, "lists nested too deeply")
-        self.pos += 1
-        items: list[_Node] = []
-        while self.peek().kind != "]":
-            items.append(self.value(depth + 1))
-            if self.peek().kind != "]":
-                self.take(",", "',' or ']'")
-        self.pos += 1
-        return _Node(items, token.offset)
-
-    # -------------------------------------------------------------- meaning
-
-    def rule(self, args: dict[str, _Node], offset: int) -> PrefixRule:
-        if "pattern" not in args:
-            raise self.error(offset, "prefix_rule needs a pattern = [...]")
-        pattern = self.pattern(args["pattern"])
-        decision = Decision.ALLOW
-        if "decision" in args:
-            node = args["decision"]
-            if not isinstance(node.value, str) or node.value not in _DECISIONS:
-                raise self.error(node.offset, "decision must be \"allow\", \"prompt\" or \"forbidden\"")
-            decision = Decision(node.value)
-        justification = None
-        if "justification" in args:
-            node = args["justification"]
-            if not isinstance(node.value, str):
-                raise self.error(node.offset, "justification must be a string")
-            justification = node.value
-        rule = PrefixRule(pattern, decision, justification, self.source, self.line_of(offset))
-        for name, must_match in (("match", True), ("not_match", False)):
-            if name not in args:
-                continue
-            for example, at in self.examples(args[name], name):
-                if rule.matches(example) != must_match:
-                    verb = "does not match" if must_match else "matches"
-                    raise self.error(at, f"{name} example {shlex.join(example)!r} {verb} the rule's pattern "
-                                         f"{_describe(pattern)}")
-        return rule
-
-    def pattern(self, node: _Node) -> tuple[tuple[str, ...], ...]:
-        if not isinstance(node.value, list) or not node.value:
-            raise self.error(node.offset, "pattern must be a non-empty list")
-        out: list[tuple[str, ...]] = []
-        for item in node.value:
-            if isinstance(item.value, str):
-                out.append((item.value,))
-                continue
-            words = [self.word(w, "pattern alternatives must be strings") for w in item.value]
-            if not words:
-                raise self.error(item.offset, "a list of alternatives in a pattern cannot be empty")
-            out.append(tuple(dict.fromkeys(words)))
-        return tuple(out)
-
-    def examples(self, node: _Node, name: str) -> Iterable[tuple[list[str], int]]:
-        if not isinstance(node.value, list):
-            raise self.error(node.offset, f"{name} must be a list of examples")
-        for item in node.value:
-            if isinstance(item.value, str):
-                try:
-                    argv = shlex.split(item.value)
-                except ValueError as exc:
-                    raise self.error(item.offset, f"{name} example cannot be split: {exc}") from None
-            else:
-                message = f"{name} examples must be strings or lists of strings"
-                argv = [self.word(w, message) for w in item.value]
-            if not argv:
-                raise self.error(item.offset, f"{name} example is empty")
-            yield argv, item.offset
-
-    def word(self, node: _Node, message: str) -> str:
-        if not isinstance(node.value, str):
-            raise self.error(node.offset, message)
-        return node.value
-
-
-def _describe(pattern: tuple[tuple[str, ...], ...]) -> str:
+def describe(pattern: tuple[tuple[str, ...], ...]) -> str:
     return "[" + ", ".join(p[0] if len(p) == 1 else "[" + "|".join(p) + "]" for p in pattern) + "]"
 
 
-def parse_rules(text: str, source: str) -> list[PrefixRule]:
-    """The prefix rules of one file's `text`; `source` names the file in rules and errors."""
-    return _Parser(text, source).parse()
+def deadline_check(seconds: float = EVAL_SECONDS) -> Callable[[], bool]:
+    """A cancellation check for the engine: true once `seconds` have passed."""
+    end = time.monotonic() + seconds
+    return lambda: time.monotonic() > end
+
