@@ -9,6 +9,9 @@ export interface StageEnd {
   durationMs: number;
   summary: string;
   childRunId?: string;
+  threadId?: string;
+  structured?: unknown;
+  validationErrors?: string[];
 }
 
 export interface StreamSummary {
@@ -19,11 +22,21 @@ export interface StreamSummary {
   droppedBytes?: number;
 }
 
+/** The run's figures (docs/telemetry.md): also in `.runs/<task>/metrics.json` and `codex-orchestrator metrics`. */
 export interface SummaryMetrics {
   latencyMs: number;
   approvalsReused: number;
   approvalsPrompted: number;
   toolRuns: number;
+  tokens?: TokenUsage;
+  approvalsNeeded: number;
+  approvalReusePct: number | null;
+  toolLatencyP50Ms: number | null;
+  toolLatencyP95Ms: number | null;
+  retries: number;
+  approvalDenials: number;
+  sandboxDenials: number;
+  outputFormat: "jsonl" | "json" | "text" | "codex" | "summary" | null;
 }
 
 export interface SummaryOutputs {
@@ -48,6 +61,14 @@ export interface SummaryRun {
   pipelineId: string;
   manifest: string;
   artifactRoot: string;
+}
+
+/** Model tokens of the run's codex stages, summed over every turn (Codex's `turn.completed.usage`). */
+export interface TokenUsage {
+  inputTokens: number;
+  cachedInputTokens: number;
+  outputTokens: number;
+  reasoningOutputTokens: number;
 }
 
 export interface ToolAttempt {
@@ -75,6 +96,11 @@ export interface ToolComplete {
   stageId?: string;
   message?: string;
   ruleDowngrade?: string;
+  source?: "codex";
+  threadId?: string;
+  codexItemId?: string;
+  command?: string;
+  outputTail?: string;
 }
 
 /** Payload of `run:start`. */
@@ -89,6 +115,10 @@ export interface RunStartPayload {
   approvalPolicy: string;
   sandboxMode: string;
   instructionsHash: string | null;
+  parentLink?: "subpipeline" | "parent-run";
+  parentTaskId?: string;
+  targetStageId?: string;
+  codexThreads?: Record<string, string>;
 }
 
 /** Payload of `stage:start`. */
@@ -96,9 +126,10 @@ export interface StageStartPayload {
   stageId: string;
   index: number;
   title: string;
-  kind: "command" | "subpipeline";
+  kind: "command" | "subpipeline" | "codex";
   command?: string;
   logPath?: string;
+  threadId?: string;
 }
 
 /** Payload of `stage:end`. */
@@ -110,6 +141,9 @@ export interface StageEndPayload {
   durationMs: number;
   summary: string;
   childRunId?: string;
+  threadId?: string;
+  structured?: unknown;
+  validationErrors?: string[];
 }
 
 /** Payload of `tool:start`. */
@@ -122,6 +156,8 @@ export interface ToolStartPayload {
   approvalSource: string;
   approvalKey: string;
   stageId?: string;
+  source?: "codex";
+  threadId?: string;
 }
 
 /** Payload of `approval:request`. */
@@ -180,6 +216,11 @@ export interface ToolCompletePayload {
   stageId?: string;
   message?: string;
   ruleDowngrade?: string;
+  source?: "codex";
+  threadId?: string;
+  codexItemId?: string;
+  command?: string;
+  outputTail?: string;
 }
 
 /** Payload of `exec:begin`. */
@@ -218,11 +259,27 @@ export interface ExecEndPayload {
   streams: Record<string, StreamSummary>;
 }
 
+/** One line of `codex exec --json` from a codex stage, unchanged in `event` (docs/codex.md). */
+export interface CodexEventPayload {
+  stageId: string;
+  index: number;
+  threadId: string | null;
+  event: Record<string, unknown>;
+}
+
 /** Payload of `run:error`. */
 export interface RunErrorPayload {
   message: string;
   code: number;
   path?: string;
+}
+
+/** OTLP export stopped for the rest of this process after repeated failures; the run goes on unchanged. */
+export interface TelemetryDegradedPayload {
+  signal: "traces" | "metrics";
+  endpoint: string;
+  failures: number;
+  reason: string;
 }
 
 /** Payload of `run:summary`. */
@@ -252,7 +309,9 @@ export const EVENT_TYPES = [
   "exec:begin",
   "exec:chunk",
   "exec:end",
+  "codex:event",
   "run:error",
+  "telemetry:degraded",
   "run:summary",
 ] as const;
 
@@ -274,7 +333,9 @@ export interface EventPayloads {
   "exec:begin": ExecBeginPayload;
   "exec:chunk": ExecChunkPayload;
   "exec:end": ExecEndPayload;
+  "codex:event": CodexEventPayload;
   "run:error": RunErrorPayload;
+  "telemetry:degraded": TelemetryDegradedPayload;
   "run:summary": RunSummaryPayload;
 }
 
@@ -382,12 +443,28 @@ export interface ExecEndEvent {
   payload: ExecEndPayload;
 }
 
+/** One `codex:event` line of the stream. */
+export interface CodexEventEvent {
+  type: "codex:event";
+  /** ISO-8601 UTC with milliseconds, when the event was published. */
+  timestamp: string;
+  payload: CodexEventPayload;
+}
+
 /** One `run:error` line of the stream. */
 export interface RunErrorEvent {
   type: "run:error";
   /** ISO-8601 UTC with milliseconds, when the event was published. */
   timestamp: string;
   payload: RunErrorPayload;
+}
+
+/** One `telemetry:degraded` line of the stream. */
+export interface TelemetryDegradedEvent {
+  type: "telemetry:degraded";
+  /** ISO-8601 UTC with milliseconds, when the event was published. */
+  timestamp: string;
+  payload: TelemetryDegradedPayload;
 }
 
 /** One `run:summary` line of the stream. */
@@ -413,5 +490,7 @@ export type OrchestratorEvent =
   | ExecBeginEvent
   | ExecChunkEvent
   | ExecEndEvent
+  | CodexEventEvent
   | RunErrorEvent
+  | TelemetryDegradedEvent
   | RunSummaryEvent;
