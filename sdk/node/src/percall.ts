@@ -138,7 +138,7 @@ export async function execPerCall(cli: CliProcess, command: string | string[], o
   if (options.timeoutMs !== undefined) args.push('--timeout', String(options.timeoutMs / 1000));
   if (options.pty !== undefined) args.push(options.pty ? '--pty' : '--no-pty');
   if (options.escalate) args.push('--escalate');
-  if (options.parentRun !== undefined) throw new UsageError('parentRun needs the server (spawnPerCall: false)');
+  if (options.parentRun !== undefined) args.push('--parent-run', options.parentRun);
   if (options.justification !== undefined) args.push('--justification', options.justification);
   let schemaDir: string | null = null;
   if (typeof options.outputSchema === 'string') {

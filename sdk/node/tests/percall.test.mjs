@@ -21,11 +21,12 @@ test('exec returns the result and records the run; a non-zero exit is a result',
   assert.equal(ok.summary.outputs.stdoutTail, 'hi\n');
   assert.ok(ok.manifestPath.startsWith(ws.dir));
   assert.equal(JSON.parse(readFileSync(ok.manifestPath, 'utf8')).status, 'succeeded');
-  const bad = await orch.exec('exit 3', { task: 'fails' });
+  const bad = await orch.exec('exit 3', { task: 'fails', parentRun: ok.runId });
   assert.equal(bad.status, 'failed');
   assert.equal(bad.exitCode, 3);
   assert.equal(bad.taskId, 'fails');
   assert.ok(existsSync(join(ws.dir, '.runs', 'fails')));
+  assert.equal(JSON.parse(readFileSync(bad.manifestPath, 'utf8')).parent_run_id, ok.runId);
 });
 
 test('events arrive in order through onEvent and execStreamed', async (t) => {

@@ -28,11 +28,12 @@ test('the server starts lazily, once, and every call reuses it', async (t) => {
   assert.equal(first.summary.outputs.stdoutTail, 'hi\n');
   assert.ok(first.manifestPath.startsWith(ws.dir), first.manifestPath);
   assert.equal(JSON.parse(readFileSync(first.manifestPath, 'utf8')).status, 'succeeded');
-  const failed = await orch.exec('echo oops >&2; exit 4', { task: 'other' });
+  const failed = await orch.exec('echo oops >&2; exit 4', { task: 'other', parentRun: first.runId });
   assert.equal(failed.status, 'failed');
   assert.equal(failed.exitCode, 4);
   assert.equal(failed.taskId, 'other');
   assert.equal(failed.summary.outputs.stderrTail, 'oops\n');
+  assert.equal(JSON.parse(readFileSync(failed.manifestPath, 'utf8')).parent_run_id, first.runId);
   assert.equal(orch.serverPid, pid);
   const info = await orch.serverInfo();
   assert.equal(info.protocolVersion, 1);
