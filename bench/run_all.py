@@ -4,7 +4,8 @@
 
 Start-up (`--version`, `start`, `exec -- true` against bare `true` and the reference orchestrator),
 the ToolOrchestrator's overhead against `subprocess.run`, each sandbox backend against `codex sandbox`,
-the exec runtime (warm PTY session against a fresh sandboxed spawn) and streaming 50 MB and 1 GB.
+the exec runtime (warm PTY session against a fresh sandboxed spawn), streaming 50 MB and 1 GB, and the
+Node SDK on a warm `serve --stdio` against the reference SDK's process per call.
 `--quick` uses fewer runs and skips the 1 GB stream (for a smoke test, not for figures).
 """
 
@@ -29,6 +30,8 @@ def main() -> int:
         ["bench_sandbox.py", "--runs", "5" if quick else "40"],
         ["bench_exec_runtime.py", "--runs", "20" if quick else "200", "--megabytes", "10" if quick else "50"],
         ["bench_streaming.py", "--sizes", "10M" if quick else "50M,1G", "--runs", "1" if quick else "3"],
+        ["bench_sdk.py", "--runs", "50" if quick else "500", "--reference-runs", "3" if quick else "20",
+         "--rss-execs", "300" if quick else "10000"],
         ["bench_telemetry.py", "--runs", "3" if quick else "15", "--calls", "30" if quick else "300"],
     ]
     for script, *options in steps:

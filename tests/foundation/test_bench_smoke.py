@@ -17,6 +17,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
     ["bench_orchestrator.py", "--runs", "3"],
     ["bench_exec_runtime.py", "--runs", "3", "--megabytes", "1"],
     ["bench_streaming.py", "--sizes", "1M", "--runs", "1", "--no-reference"],
+    ["bench_sdk.py", "--runs", "3", "--rss-execs", "0", "--no-reference"],
     ["bench_telemetry.py", "--runs", "2", "--calls", "5"],
 ])
 def test_benchmark_runs(argv: list[str]) -> None:
