@@ -78,6 +78,14 @@ def test_approvals_are_answered_by_the_client(repo: Repo, answer: dict[str, Any]
         client.close()
 
 
+def test_an_approval_question_names_the_run_even_without_events(repo: Repo) -> None:
+    with Client(repo.root, on_approval=lambda params: {"decision": "denied"}) as client:
+        result = client.call("exec", {"command": ["touch", "made"], "approvalPolicy": "untrusted", "events": False})
+        [asked] = client.approvals
+        assert asked["runId"] == result["runId"] and result["exitCode"] == 77
+        client.close()
+
+
 def test_an_unanswered_approval_times_out_and_denies(repo: Repo) -> None:
     env = {"CODEX_ORCHESTRATOR_APPROVAL_TIMEOUT": "1"}
     with Client(repo.root, env=env, on_approval=lambda params: None) as client:

@@ -40,15 +40,17 @@ class EventForwarder:
     critical = False
     name = "client event stream"
 
-    def __init__(self, server: Server, request_id: RequestId) -> None:
+    def __init__(self, server: Server, request_id: RequestId, *, forward: bool = True) -> None:
         self._send = server.conn.send_line
         self._prefix = '{"jsonrpc":"2.0","method":"event","params":{"requestId":' + json.dumps(request_id)
+        self._forward = forward  # False: only learn the run id (approval questions carry it)
         self.run_id: str | None = None
 
     def handle(self, event: Envelope, line: str) -> None:
         if self.run_id is None and event["type"] == "run:start":
             self.run_id = str(event["payload"]["runId"])
-        self._send(f'{self._prefix},"runId":{json.dumps(self.run_id)},"event":{line}}}}}')
+        if self._forward:
+            self._send(f'{self._prefix},"runId":{json.dumps(self.run_id)},"event":{line}}}}}')
 
     def close(self) -> None:
         pass
@@ -186,10 +188,8 @@ class Handlers:
                   events: bool, tap: Subscriber | None = None) -> Any:
         from ..api.exec import run_exec
 
-        forwarder = EventForwarder(self.server, request_id)
-        subscribers: list[Subscriber] = [_RunWatcher(self, token)]
-        if events:
-            subscribers.append(forwarder)
+        forwarder = EventForwarder(self.server, request_id, forward=events)
+        subscribers: list[Subscriber] = [_RunWatcher(self, token), forwarder]
         if tap is not None:
             subscribers.append(tap)
         report = run_exec(options, config=config, cancel=token, asker=ClientAsker(self.server, request_id, forwarder),
@@ -335,9 +335,8 @@ class Handlers:
 
     def _stream(self, request_id: RequestId, token: CancelToken, *, events: bool) -> tuple[EventForwarder, _Tee]:
         """The one stream subscriber a pipeline runner takes: the client's events (if wanted) and the watcher."""
-        forwarder = EventForwarder(self.server, request_id)
-        watcher = _RunWatcher(self, token)
-        return forwarder, _Tee(forwarder, watcher) if events else _Tee(watcher)
+        forwarder = EventForwarder(self.server, request_id, forward=events)
+        return forwarder, _Tee(forwarder, _RunWatcher(self, token))
 
     def _config(self, cwd: Path, flags: dict[str, Any]) -> Config:
         from ..config import load_config
