@@ -10,7 +10,7 @@ server's tool) and comes back with the outputs in its next request, which gets t
         model.script(
             Turn.exec_command("echo one > one.txt"),
             Turn.apply_patch("*** Begin Patch\\n*** Add File: hello.txt\\n+hi\\n*** End Patch\\n"),
-            Turn.call("mcp__orchestrator__exec_command", {"cmd": "ls"}),
+            Turn.mcp_call("orchestrator", "exec_command", {"cmd": "ls"}),
             Turn.message("done"),
         )
         home = model.codex_home(path)  # a CODEX_HOME whose config.toml points Codex at this server
@@ -63,6 +63,15 @@ class Turn:
         item = {"type": "function_call", "name": name, "arguments": json.dumps(dict(arguments)),
                 "call_id": call_id or f"call_{next(_call_ids)}"}
         return Turn([item], **_usage(usage))
+
+    @staticmethod
+    def mcp_call(server: str, tool: str, arguments: Mapping[str, Any], *, call_id: str | None = None,
+                 **usage: int) -> Turn:
+        """The model calls an MCP server's tool. Codex 0.169 offers each server's tools in a namespace
+        (`mcp__<server>`), so the call names the namespace and the tool's own name."""
+        turn = Turn.call(tool, arguments, call_id=call_id, **usage)
+        turn.items[0]["namespace"] = f"mcp__{server}"
+        return turn
 
     @staticmethod
     def exec_command(cmd: str, *, call_id: str | None = None, **arguments: Any) -> Turn:
