@@ -54,6 +54,12 @@ async def serve(cwd: Path, *args: str, elicit: Elicit | None = None,
         yield Client(s)
 
 
+def info(result: types.CallToolResult) -> dict[str, Any]:
+    """What an exec tool's result says of its run, in `_meta` (the text is for the model)."""
+    meta = result.meta or {}
+    return dict(meta.get("codex-orchestrator/run") or {})
+
+
 def manifest(structured: dict[str, Any] | None) -> dict[str, Any]:
     assert structured is not None and structured.get("manifest"), structured
     return dict(json.loads(Path(structured["manifest"]).read_text()))

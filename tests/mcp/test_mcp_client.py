@@ -10,7 +10,7 @@ import anyio
 
 from ..conftest import Repo, live_pids
 from ..peers import codex_bin
-from .client import answer, events, manifest, serve
+from .client import answer, events, info, manifest, serve
 
 
 def _session_id(text: str) -> int:
@@ -39,9 +39,9 @@ def test_exec_command_answers_as_codex_does_and_records_a_sandboxed_run(repo: Re
             assert lines[2] == "Process exited with code 3"
             assert lines[3].startswith("Original token count: ") and lines[4] == "Output:"
             assert "out\n" in text and "err\n" in text
-            run = manifest(result.structured_content)
+            run = manifest(info(result))
             assert run["task_id"] == "mcp"
-            assert Path(result.structured_content["manifest"]).is_relative_to(repo.root / ".runs" / "mcp" / "cli")
+            assert Path(info(result)["manifest"]).is_relative_to(repo.root / ".runs" / "mcp" / "cli")
             tool_run = run["tool_runs"][0]
             assert tool_run["sandboxState"] == "sandboxed" and tool_run["approvalSource"] == "not-required"
             assert tool_run["attempts"][0]["sandboxBackend"] in ("builtin", "bwrap")
@@ -62,7 +62,7 @@ def test_a_long_command_yields_a_session_that_write_stdin_polls_to_its_end(repo:
             polled = await client.call("write_stdin", {"session_id": session, "yield_time_ms": 10_000})
             body = polled.content[0].text  # type: ignore[union-attr]
             assert "Process exited with code 0" in body and "end" in body and "start" not in body
-            assert manifest(polled.structured_content)["status"] == "succeeded"
+            assert manifest(info(polled))["status"] == "succeeded"
             gone = await client.call("write_stdin", {"session_id": session})
             assert gone.is_error and f"Unknown process id {session}" in gone.content[0].text  # type: ignore[union-attr]
             assert (await client.call("list_sessions")).structured_content == {"sessions": []}
@@ -80,7 +80,7 @@ def test_write_stdin_types_into_a_tty_command(repo: Repo) -> None:
                                                        "yield_time_ms": 5000})
             body = result.content[0].text  # type: ignore[union-attr]
             assert "Process exited with code 0" in body and "got:hello" in body
-            run = manifest(result.structured_content)
+            run = manifest(info(result))
             assert run["tool_runs"][0]["sandboxState"] == "sandboxed"
 
     anyio.run(main)
@@ -96,7 +96,7 @@ def test_a_command_without_a_tty_has_no_stdin_and_close_session_stops_it(repo: R
             assert live_pids("31337")
             closed = await client.call("close_session", {"session_id": session})
             assert "Process exited with code 143" in closed.content[0].text  # type: ignore[union-attr]
-            run = manifest(closed.structured_content)
+            run = manifest(info(closed))
             assert run["status"] == "cancelled"
             assert not live_pids("31337")
 
@@ -110,7 +110,7 @@ def test_approval_by_elicitation_approves_and_denies(repo: Repo) -> None:
         async with serve(repo.root, "--approval-policy", "untrusted", elicit=answer(decision, asked=asked)) as client:
             result = await client.call("exec_command", {"cmd": f"touch {name}"})
             return {"error": result.is_error, "text": result.content[0].text,  # type: ignore[union-attr]
-                    "structured": result.structured_content}
+                    "structured": info(result)}
 
     approved = anyio.run(main, "approved", "yes.txt")
     assert not approved["error"] and (repo.root / "yes.txt").exists()
@@ -139,7 +139,7 @@ def test_without_elicitation_the_policy_fails_closed(repo: Repo) -> None:
     async def main() -> tuple[bool, dict[str, object]]:
         async with serve(repo.root, "--approval-policy", "untrusted") as client:  # no elicitation callback
             result = await client.call("exec_command", {"cmd": "touch unasked.txt"})
-            return bool(result.is_error), manifest(result.structured_content)
+            return bool(result.is_error), manifest(info(result))
 
     error, run = anyio.run(main)
     assert error and not (repo.root / "unasked.txt").exists()
@@ -159,7 +159,7 @@ def test_prefix_rule_approved_always_is_stored_in_codex_form(repo: Repo, isolate
             assert not first.is_error, first.content
             second = await client.call("exec_command", {"cmd": "touch again.txt",
                                                         "sandbox_permissions": "require_escalated"})
-            return first.structured_content, second.structured_content
+            return info(first), info(second)
 
     first, second = anyio.run(main)
     rules = isolated_home / ".codex" / "rules" / "default.rules"

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .service import McpService
 
 SERVER_NAME = "codex-orchestrator"
+META_KEY = "codex-orchestrator/run"  # in a result's `_meta`: the run id, manifest, exit code, session id
 INSTRUCTIONS = (
     "Run shell commands through codex-orchestrator: exec_command and write_stdin work as Codex's own tools; "
     "every command goes through the user's approval policy and sandbox and is recorded as a run."
@@ -97,7 +98,8 @@ async def serve_stdio(service: McpService, version: str) -> None:
         finally:
             channel.detach()
         return types.CallToolResult(content=[types.TextContent(type="text", text=reply.text)],
-                                    structured_content=reply.structured, is_error=reply.is_error)
+                                    structured_content=reply.structured, is_error=reply.is_error,
+                                    meta={META_KEY: reply.meta} if reply.meta is not None else None)
 
     server: Server[Any] = Server(SERVER_NAME, version=version, instructions=INSTRUCTIONS,
                                  on_list_tools=list_tools, on_call_tool=call_tool)

@@ -51,9 +51,13 @@ SHELLS = frozenset({"bash", "sh", "zsh", "dash", "ksh"})
 
 @record
 class ToolReply:
+    """`structured` is for the model (Codex shows it *instead* of the text when present), so the exec tools,
+    whose text is the answer, put their run details in `meta` (the result's `_meta`) instead."""
+
     text: str
     is_error: bool = False
     structured: dict[str, Any] | None = None
+    meta: dict[str, Any] | None = None
 
 
 @record
@@ -94,7 +98,7 @@ class McpService:
         except ToolInputError as exc:
             return ToolReply(f"{name}: {exc}", is_error=True)
         except OrchestratorError as exc:
-            return ToolReply(f"{name} failed: {exc}", is_error=True, structured={"exitCode": exc.exit_code})
+            return ToolReply(f"{name} failed: {exc}", is_error=True, meta={"exitCode": exc.exit_code})
 
     # ------------------------------------------------------------------ exec_command / write_stdin
 
@@ -168,8 +172,8 @@ class McpService:
         if not job.done:
             text = render(output=job.take_output(), wall_seconds=wall, exit_code=None, session_id=job.session_id,
                           max_tokens=max_tokens)
-            return ToolReply(text, structured={"session_id": job.session_id, "running": True, "runId": job.run_id,
-                                               "manifest": job.manifest})
+            return ToolReply(text, meta={"session_id": job.session_id, "running": True, "runId": job.run_id,
+                                         "manifest": job.manifest})
         with self._lock:
             self._jobs.pop(job.session_id, None)
         assert job.future is not None
@@ -177,7 +181,7 @@ class McpService:
             report = job.future.result()
         except OrchestratorError as exc:
             return ToolReply(f"exec_command failed: {exc}", is_error=True,
-                             structured={"exitCode": exc.exit_code, "runId": job.run_id, "manifest": job.manifest})
+                             meta={"exitCode": exc.exit_code, "runId": job.run_id, "manifest": job.manifest})
         return _finished_reply(job, report, wall, max_tokens, asker)
 
     # ------------------------------------------------------------------ sessions
@@ -365,22 +369,22 @@ def _finished_reply(job: Job, report: ExecReport, wall: float, max_tokens: int,
     code = result["exitCode"]
     if code is None and result.get("signal"):
         code = 128 + int(result["signal"])
-    structured: dict[str, Any] = {
+    meta: dict[str, Any] = {
         "exit_code": code, "status": summary["status"], "runId": report.run_id, "manifest": report.manifest_path,
         "sandboxState": result.get("sandboxState"), "approvalSource": tool_run.get("approvalSource"),
     }
     note = None
     if asker is not None and asker.stored_rule is not None:
-        structured["ruleStored"] = str(asker.stored_rule)
+        meta["ruleStored"] = str(asker.stored_rule)
         note = f"Approval rule stored in {asker.stored_rule}"
     elif asker is not None and asker.rule_error is not None:
         note = f"The approval rule was not stored: {asker.rule_error}"
     if tool_run.get("status") == "rejected":
         detail = summary.get("statusDetail") or "not approved"
         return ToolReply(f"exec_command rejected: {detail}\n(run {report.run_id}, manifest {report.manifest_path})",
-                         is_error=True, structured=structured)
+                         is_error=True, meta=meta)
     if summary["status"] == "cancelled" and summary.get("statusDetail"):
         note = summary["statusDetail"]
     text = render(output=job.take_output(), wall_seconds=wall, exit_code=code, session_id=None,
                   max_tokens=max_tokens, note=note)
-    return ToolReply(text, structured=structured)
+    return ToolReply(text, meta=meta)
