@@ -30,6 +30,7 @@ CODEX_FLAGS = ["-c", 'mcp_servers.orchestrator.default_tools_approval_mode="appr
 @pytest.fixture
 def model() -> Iterator[FakeModel]:
     with FakeModel() as fake:
+        fake.await_tool = "mcp__orchestrator"  # our server takes about a second to start; Codex does not wait
         yield fake
 
 
