@@ -97,9 +97,11 @@ async def serve_stdio(service: McpService, version: str) -> None:
                                                                   channel))
         finally:
             channel.detach()
-        return types.CallToolResult(content=[types.TextContent(type="text", text=reply.text)],
-                                    structured_content=reply.structured, is_error=reply.is_error,
-                                    meta={META_KEY: reply.meta} if reply.meta is not None else None)
+        result = types.CallToolResult(content=[types.TextContent(type="text", text=reply.text)],
+                                      structured_content=reply.structured, is_error=reply.is_error)
+        if reply.meta is not None:
+            result.meta = {META_KEY: reply.meta}
+        return result
 
     server: Server[Any] = Server(SERVER_NAME, version=version, instructions=INSTRUCTIONS,
                                  on_list_tools=list_tools, on_call_tool=call_tool)
