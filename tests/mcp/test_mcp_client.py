@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -231,3 +232,27 @@ def test_run_pipeline_and_run_status(repo: Repo) -> None:
             assert missing.is_error and "unknown pipeline" in missing.content[0].text  # type: ignore[union-attr]
 
     anyio.run(main)
+
+
+def test_sigterm_stops_the_server_and_records_its_running_command_cancelled(repo: Repo) -> None:
+    import os
+    import signal
+
+    gone: list[bool] = []
+
+    async def main() -> None:
+        async with serve(repo.root, "--task", "sigterm-test") as client:
+            result = await client.call("exec_command", {"cmd": "sleep 4243", "yield_time_ms": 250, "login": False})
+            server = manifest(info(result))["pid"]  # the server records itself as the run's process
+            os.kill(server, signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            while server in live_pids("sigterm-test") and time.monotonic() < deadline:
+                await anyio.sleep(0.05)
+            gone.append(server not in live_pids("sigterm-test"))
+
+    with contextlib.suppress(BaseException):  # the client sees its server go away: that is the point
+        anyio.run(main)
+    assert gone == [True]
+    [run] = repo.manifests("sigterm-test")
+    assert run["status"] == "cancelled" and run["exit_code"] == 143, run["status_detail"]
+    assert not live_pids("4243")

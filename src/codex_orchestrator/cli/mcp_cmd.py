@@ -72,9 +72,12 @@ def run(args: argparse.Namespace) -> int:
         import mcp  # noqa: F401  (a clear message, not a traceback, when the SDK is missing)
     except ImportError:
         raise UsageError("the `mcp` package is not installed: pip install 'mcp>=2.3,<3'") from None
+    # Not asyncio.run: on a signal we stop without waiting for the SDK's stdin reader, a worker thread blocked
+    # in read() that nothing can cancel; the runs are closed and recorded below, and the process exits.
+    loop = asyncio.new_event_loop()
     signum = 0
     try:
-        signum = asyncio.run(_serve(service, __version__))
+        signum = loop.run_until_complete(_serve(service, __version__))
     finally:
         service.close(signum)
     return 128 + signum if signum else 0
@@ -88,19 +91,20 @@ async def _serve(service: object, version: str) -> int:
     from ..mcp_server.server import serve_stdio
 
     loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
+    stop = asyncio.Event()
     received: list[int] = []
 
-    def stop(signum: int) -> None:
+    def on_signal(signum: int) -> None:
         received.append(signum)
-        if task is not None:
-            task.cancel()
+        stop.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop, sig)
-    try:
-        await serve_stdio(service, version)  # type: ignore[arg-type]
-    except asyncio.CancelledError:
-        if not received:
-            raise
-    return received[0] if received else 0
+        loop.add_signal_handler(sig, on_signal, sig)
+    serving = asyncio.ensure_future(serve_stdio(service, version))  # type: ignore[arg-type]
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if received:
+        return received[0]
+    stopping.cancel()
+    serving.result()  # the client closed the connection; an error of the SDK is raised here
+    return 0
