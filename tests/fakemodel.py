@@ -10,7 +10,7 @@ server's tool) and comes back with the outputs in its next request, which gets t
         model.script(
             Turn.exec_command("echo one > one.txt"),
             Turn.apply_patch("*** Begin Patch\\n*** Add File: hello.txt\\n+hi\\n*** End Patch\\n"),
-            Turn.call("mcp__orchestrator__exec_command", {"cmd": "ls"}),
+            Turn.mcp_call("orchestrator", "exec_command", {"cmd": "ls"}),
             Turn.message("done"),
         )
         home = model.codex_home(path)  # a CODEX_HOME whose config.toml points Codex at this server
@@ -29,6 +29,7 @@ import itertools
 import json
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -63,6 +64,15 @@ class Turn:
         item = {"type": "function_call", "name": name, "arguments": json.dumps(dict(arguments)),
                 "call_id": call_id or f"call_{next(_call_ids)}"}
         return Turn([item], **_usage(usage))
+
+    @staticmethod
+    def mcp_call(server: str, tool: str, arguments: Mapping[str, Any], *, call_id: str | None = None,
+                 **usage: int) -> Turn:
+        """The model calls an MCP server's tool. Codex 0.169 offers each server's tools in a namespace
+        (`mcp__<server>`), so the call names the namespace and the tool's own name."""
+        turn = Turn.call(tool, arguments, call_id=call_id, **usage)
+        turn.items[0]["namespace"] = f"mcp__{server}"
+        return turn
 
     @staticmethod
     def exec_command(cmd: str, *, call_id: str | None = None, **arguments: Any) -> Turn:
@@ -112,6 +122,15 @@ class FakeModel:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.unexpected: list[dict[str, Any]] = []
+        # Monotonic times each request arrived and each response was fully sent: the gap between a response
+        # that called a tool and the next request is that tool call as Codex lived it (bench/bench_mcp.py).
+        self.arrived: list[float] = []
+        self.answered: list[float] = []
+        # Codex does not wait for its MCP servers before the first request: until one has started, its tools
+        # are missing. With `await_tool` set, a request that does not offer that tool (e.g. "mcp__orchestrator")
+        # gets a short `sleep` through Codex's own shell instead of the next scripted turn.
+        self.await_tool: str | None = None
+        self.waited = 0
         self.holding = threading.Event()  # set while a held response is open
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -193,8 +212,12 @@ class FakeModel:
 
     def _next(self, body: dict[str, Any], headers: dict[str, str]) -> Turn:
         with self._lock:
+            self.arrived.append(time.monotonic())
             self.requests.append(body)
             self.headers.append(headers)
+            if self.await_tool and self.await_tool not in (t.get("name") for t in body.get("tools", [])):
+                self.waited += 1
+                return Turn.exec_command("sleep 0.2")
             if self._turns:
                 return self._turns.pop(0)
             self.unexpected.append(body)
@@ -232,6 +255,8 @@ def _handler(model: FakeModel) -> type[BaseHTTPRequestHandler]:
             try:
                 for event in _events(turn):
                     self._send(event)
+                with model._lock:
+                    model.answered.append(time.monotonic())
                 if turn.hold:
                     model.holding.set()
                     model._released.wait()
@@ -284,21 +309,30 @@ def codex_home_dir() -> Iterator[Path]:
 
 
 def _demo(argv: list[str]) -> int:
-    """`python -m tests.fakemodel CODEX_HOME`: write a config.toml there that points Codex at this server, and
-    answer with a short demo script (a command, a file edit, a final message), repeated for every session."""
+    """`python -m tests.fakemodel [--mcp] CODEX_HOME`: write a config.toml there that points Codex at this server,
+    and answer with a short demo script, repeated for every session: a command, a file edit and a final
+    message; with `--mcp`, a command through the `orchestrator` MCP server's `exec_command` instead."""
     import signal
     import sys
 
+    mcp = argv[:1] == ["--mcp"]
+    argv = argv[1:] if mcp else argv
     if len(argv) != 1:
-        print("usage: python -m tests.fakemodel CODEX_HOME  (a folder outside /tmp)", file=sys.stderr)
+        print("usage: python -m tests.fakemodel [--mcp] CODEX_HOME  (a folder outside /tmp)", file=sys.stderr)
         return 2
     home = Path(argv[0]).resolve()
     with FakeModel() as model:
         model.codex_home(home)
-        demo = [Turn.exec_command("echo 'hello from the fake model' > greeting.txt"),
-                Turn.apply_patch("*** Begin Patch\n*** Add File: NOTES.md\n+# Notes\n+written by Codex\n"
-                                 "*** End Patch"),
-                Turn.message("Wrote greeting.txt and NOTES.md")]
+        if mcp:
+            model.await_tool = "mcp__orchestrator"
+            demo = [Turn.mcp_call("orchestrator", "exec_command",
+                                  {"cmd": "echo 'hello through codex-orchestrator' > greeting.txt; cat greeting.txt"}),
+                    Turn.message("Wrote greeting.txt through the orchestrator")]
+        else:
+            demo = [Turn.exec_command("echo 'hello from the fake model' > greeting.txt"),
+                    Turn.apply_patch("*** Begin Patch\n*** Add File: NOTES.md\n+# Notes\n+written by Codex\n"
+                                     "*** End Patch"),
+                    Turn.message("Wrote greeting.txt and NOTES.md")]
         model.script(*demo * 20)
         print(f"fake model at {model.base_url}; CODEX_HOME={home} (Ctrl-C to stop)", flush=True)
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})

@@ -10,7 +10,7 @@ from ..conftest import run_cli
 
 COMMANDS = [["start"], ["plan"], ["status"], ["resume"], ["pipelines"], ["exec"], ["config"], ["config", "show"],
             ["approvals"], ["approvals", "list"], ["approvals", "revoke"], ["approvals", "clear"], ["sandbox"],
-            ["sandbox", "check"], ["instructions"], ["metrics"], []]
+            ["sandbox", "check"], ["instructions"], ["metrics"], ["mcp"], ["mcp", "serve"], []]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "main")

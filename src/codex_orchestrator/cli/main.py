@@ -33,6 +33,7 @@ examples:
   codex-orchestrator sandbox check            what the sandbox can enforce on this machine
   codex-orchestrator serve --stdio            a long-lived JSON-RPC server for SDKs (docs/serve.md)
   codex-orchestrator metrics --since 7d       approval reuse, tool latency P50/P95, JSONL adoption
+  codex mcp add orchestrator -- codex-orchestrator mcp serve   Codex runs its commands through us
 
 exit codes: a command's own exit code is passed through; 2 bad input or config,
 66 not found, 70 internal error, 71 sandbox unavailable, 75 run busy, 77 not approved,
@@ -46,6 +47,7 @@ COMMAND_MODULES = {
     "start": "pipeline_cmds", "plan": "pipeline_cmds", "status": "pipeline_cmds", "resume": "pipeline_cmds",
     "pipelines": "pipeline_cmds", "exec": "exec_cmd", "config": "config_cmd", "approvals": "approvals_cmd",
     "sandbox": "sandbox_cmd", "instructions": "instructions_cmd", "serve": "serve_cmd", "metrics": "metrics_cmd",
+    "mcp": "mcp_cmd",
 }
 
 
