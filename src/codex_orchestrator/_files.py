@@ -51,25 +51,94 @@ def _directory(folder: Path, within: Path | None, *, create: bool) -> Iterator[i
             folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(folder, _DIR_FLAGS)
     else:
-        try:
-            parts = folder.relative_to(within).parts
-        except ValueError:
-            raise _unsafe(folder, f"is not inside {within}") from None
-        fd = os.open(within, _DIR_FLAGS)
-        here = within
-        try:
-            for part in parts:
-                here = here / part
-                child = _open_below(fd, part, here, create=create)
-                os.close(fd)
-                fd = child
-        except BaseException:
-            os.close(fd)
-            raise
+        fd = _VERIFIED.get(folder, within)
+        if fd < 0:
+            fd = _walk(folder, within, create=create)
+            _VERIFIED.put(folder, within, fd)
     try:
         yield fd
     finally:
         os.close(fd)
+
+
+def _walk(folder: Path, within: Path, *, create: bool) -> int:
+    """Open `folder` one component at a time below `within`, following no link."""
+    try:
+        parts = folder.relative_to(within).parts
+    except ValueError:
+        raise _unsafe(folder, f"is not inside {within}") from None
+    fd = os.open(within, _DIR_FLAGS)
+    here = within
+    try:
+        for part in parts:
+            here = here / part
+            child = _open_below(fd, part, here, create=create)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+class _VerifiedDirs:
+    """Directories already opened link-free by `_walk`, so that the next write there is two syscalls, not one
+    `open` per component (a run writes its directory a dozen times; a long-lived server, thousands).
+
+    A cached descriptor is used only while `folder` still names that very directory (same device and inode,
+    by a `stat` that follows no final link): a directory that was removed, replaced or renamed away is
+    walked again. Callers get a `dup`, so evicting an entry never closes a descriptor in use.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        import threading
+
+        self._size = size
+        self._lock = threading.Lock()
+        self._fds: dict[tuple[Path, Path], tuple[int, int, int]] = {}  # -> (fd, st_dev, st_ino)
+
+    def get(self, folder: Path, within: Path) -> int:
+        with self._lock:
+            entry = self._fds.get((folder, within))
+        if entry is None:
+            return -1
+        fd, dev, ino = entry
+        try:
+            info = os.stat(folder, follow_symlinks=False)
+        except OSError:
+            info = None
+        if info is None or (info.st_dev, info.st_ino) != (dev, ino) or not stat.S_ISDIR(info.st_mode):
+            self._drop((folder, within), fd)
+            return -1
+        with self._lock:
+            if self._fds.get((folder, within)) != entry:
+                return -1
+            return os.dup(fd)
+
+    def put(self, folder: Path, within: Path, fd: int) -> None:
+        info = os.fstat(fd)
+        kept = os.dup(fd)
+        with self._lock:
+            old = self._fds.pop((folder, within), None)
+            self._fds[(folder, within)] = (kept, info.st_dev, info.st_ino)
+            evicted = [self._fds.pop(key)[0] for key in list(self._fds)[: max(0, len(self._fds) - self._size)]]
+        for stale in ([old[0]] if old else []) + evicted:
+            os.close(stale)
+
+    def _drop(self, key: tuple[Path, Path], fd: int) -> None:
+        with self._lock:
+            if self._fds.get(key, (None,))[0] == fd:
+                del self._fds[key]
+                os.close(fd)
+
+    def clear(self) -> None:
+        with self._lock:
+            fds, self._fds = [entry[0] for entry in self._fds.values()], {}
+        for fd in fds:
+            os.close(fd)
+
+
+_VERIFIED = _VerifiedDirs()
 
 
 def _open_below(dir_fd: int, name: str, path: Path, *, create: bool) -> int:
