@@ -114,6 +114,9 @@ class ActiveRun:
         from .._files import sweep_temps
 
         sweep_temps(paths.run_dir, within=paths.root)  # what a kill -9 of the last process left behind
+        from .store import reserve_room
+
+        reserve_room(paths)
         manifest = Manifest.from_dict(read_manifest_dict(paths))
         if parent is not None:
             parent.link(manifest)
@@ -256,7 +259,10 @@ class ActiveRun:
         code = exc.exit_code if isinstance(exc, OrchestratorError) else EXIT_INTERNAL
         payload: RunError = {"message": message, "code": code}
         if isinstance(exc, StorageError):
+            from .store import release_reserve
+
             self.storage_failed = True
+            release_reserve(self.paths)  # room for the final manifest, summary and metrics
             if exc.path:
                 payload["path"] = exc.path
         with contextlib.suppress(StorageError):  # the same full disk: stdout still got it; the first error is reported
@@ -282,6 +288,9 @@ class ActiveRun:
         finally:
             with contextlib.suppress(StorageError):
                 self.bus.close()
+            from .store import release_reserve
+
+            release_reserve(self.paths)
             self.lock.release()
 
     def _call_hooks(self, name: str, *args: Any) -> None:

@@ -60,6 +60,12 @@ class RunPaths:
         return self.run_dir / "run-summary.json"
 
     @property
+    def reserve(self) -> Path:
+        """Room kept for the run's last records: freed when the disk is full, so that the final manifest,
+        summary and metrics can still be written (docs/manifest.md)."""
+        return self.run_dir / ".reserve"
+
+    @property
     def resume_token(self) -> Path:
         return self.run_dir / ".resume-token"
 
@@ -101,6 +107,7 @@ class RunStore:
         make_dirs(staging.run_dir / "commands", within=self.root)
         _ignore_in_git(self.root / ".runs", self.root)
         write_text_atomic(staging.resume_token, os.urandom(16).hex() + "\n", mode=0o600, within=self.root)
+        reserve_room(staging)
         lock = RunLock.acquire(staging)
         try:
             # Not fsynced: an in-progress manifest is superseded within milliseconds, and only the final
@@ -333,6 +340,36 @@ def _update_shared(paths: RunPaths, path: Path, update: Any, valid: Any, rebuild
         # state.json is not fsynced: it is a view of the (fsynced) manifests, rebuilt when missing or damaged
         # and corrected from them when stale, so a power loss costs a rebuild, never a record (docs/manifest.md).
         write_json_atomic(path, update(current), fsync=path != paths.state, within=paths.root)
+
+
+RESERVE_BYTES = 256 * 1024  # a final manifest with many tool runs, its summary, and the shared files
+
+
+def reserve_room(paths: RunPaths) -> None:
+    """Set aside RESERVE_BYTES for the run's last records (allocated, not written: posix_fallocate)."""
+    from .._files import open_file
+
+    try:
+        fd = open_file(paths.reserve, os.O_WRONLY | os.O_CREAT, within=paths.root, mode=0o600)
+    except OSError:
+        return  # no room even for that: the run fails at its first write, as before
+    try:
+        os.posix_fallocate(fd, 0, RESERVE_BYTES)
+    except OSError:
+        pass  # a file system without fallocate, or a disk already full: nothing is reserved
+    finally:
+        os.close(fd)
+
+
+def release_reserve(paths: RunPaths) -> None:
+    """Give the reserved room back: when a write failed for lack of space, and when the run ends."""
+    from .._files import _directory
+
+    try:
+        with _directory(paths.run_dir, paths.root, create=False) as dir_fd:
+            os.unlink(paths.reserve.name, dir_fd=dir_fd)
+    except OSError:
+        pass
 
 
 def _ignore_in_git(folder: Path, root: Path) -> None:
