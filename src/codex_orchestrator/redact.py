@@ -11,9 +11,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ._lazyre import LazyPattern
+
 REDACTED = "[REDACTED]"
 
-_SECRET_NAME = re.compile(
+_SECRET_NAME = LazyPattern(
     r"(?i)(^|[_\-.])(api[_\-]?key|key|token|secret|passw(or)?d|passphrase|pwd|credential|authorization|auth|bearer|session|cookie|private)"
     r"([_\-.]|s?$)"
 )
@@ -49,10 +51,10 @@ def redact_tree(value: Any) -> Any:
 
 # `NAME=value` with a secret-looking NAME, `--token=value`, `--password value`, `Bearer value`, and the
 # password of a URL: what a command line may carry that must not leave in telemetry or notifications.
-_ASSIGNMENT = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)=(?P<value>\S+)")
-_SECRET_FLAG = re.compile(r"(?i)^--?(?P<name>[a-z0-9][a-z0-9_.-]*)$")
-_BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{6,}")
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/\s:@]*):[^/\s@]+@", re.IGNORECASE)
+_ASSIGNMENT = LazyPattern(r"(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)=(?P<value>\S+)")
+_SECRET_FLAG = LazyPattern(r"(?i)^--?(?P<name>[a-z0-9][a-z0-9_.-]*)$")
+_BEARER = LazyPattern(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{6,}")
+_URL_PASSWORD = LazyPattern(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/\s:@]*):[^/\s@]+@", re.IGNORECASE)
 
 
 def redact_command(text: str, secrets: frozenset[str] = frozenset()) -> str:

@@ -64,7 +64,10 @@ class _Generator:
         return {"$ref": f"#/$defs/{name}"}
 
     def object_schema(self, cls: Any) -> dict[str, Any]:
-        hints = get_type_hints(cls, include_extras=True)
+        from .events import protocol
+
+        # Records (runs/manifest.py) name wire types they import only for type checking.
+        hints = get_type_hints(cls, localns=vars(protocol), include_extras=True)
         properties = {name: self.schema(tp) for name, tp in hints.items()}
         # A TypedDict says which keys are required; every field of a record is always written.
         required = sorted(cls.__required_keys__) if typing.is_typeddict(cls) else [f.name for f in fields(cls)]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import signal as signals
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._lazyre import LazyPattern
 from .common import (
     add_codex_options,
     add_parent_option,
@@ -84,7 +84,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=run)
 
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ENV_NAME = LazyPattern(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _parse_env(items: list[str]) -> dict[str, str]:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._files import make_dirs, open_file, write_json_atomic
-from ..events.protocol import SandboxState, StageEnd, ToolComplete, ToolStart, ToolStatus
 from ..exec.process import run_pipes
 from ..tools.outcome import Finished, attempt_status
 from .invocation import CodexBounds, codex_argv, display_argv, resume_prompt
@@ -28,6 +27,7 @@ from .translate import CodexTranslator
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
+    from ..events.protocol import SandboxState, StageEnd, ToolComplete, ToolStart, ToolStatus
     from ..exec.cancel import CancelToken
     from ..pipelines.model import CodexStage
     from ..runs.active import ActiveRun

@@ -23,11 +23,13 @@ import os
 import shlex
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..events.bus import EventBus
-from ..events.protocol import SandboxState, ToolComplete, ToolStart, ToolStatus
 from ..tools.outcome import attempt_status
+
+if TYPE_CHECKING:
+    from ..events.bus import EventBus
+    from ..events.protocol import SandboxState, ToolComplete, ToolStart, ToolStatus
 
 OUTPUT_TAIL = 2048
 MAX_LINE = 8 * 1024 * 1024  # a longer line (a huge aggregated output) is dropped from the events, not parsed

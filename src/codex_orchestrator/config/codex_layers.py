@@ -20,15 +20,15 @@ against the real binary in tests/config/test_codex_config_diff.py):
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._lazyre import LazyPattern
 from .._record import field, record
 from ..errors import ConfigError, UsageError
 
-PROFILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+PROFILE_NAME = LazyPattern(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 GRANULAR_REQUIRED = ("sandbox_approval", "rules", "mcp_elicitations")
 GRANULAR_KNOWN = (*GRANULAR_REQUIRED, "skill_approval", "request_permissions")
 ROOTS = "sandbox_workspace_write.writable_roots"

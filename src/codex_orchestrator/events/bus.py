@@ -18,8 +18,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
-from . import protocol as P
-from .protocol import Envelope
+if TYPE_CHECKING:
+    from . import protocol as P
+    from .protocol import Envelope
 
 Ts = str | None  # an envelope timestamp, when the caller already has one
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 import base64
 import json
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .protocol import Envelope
-from .sinks import StdoutJsonlSink
+if TYPE_CHECKING:
+    from .protocol import Envelope
+    from .sinks import StdoutJsonlSink
 
 OUTPUT_KEEP = 1 << 20
 USAGE = {"input_tokens": 0, "cached_input_tokens": 0, "cache_write_input_tokens": 0, "output_tokens": 0,

@@ -12,7 +12,7 @@ Schemas in `schemas/events/` are generated from these classes
 # annotations to tell NotRequired fields from required ones.
 from typing import Any, Literal, NotRequired, TypedDict
 
-SCHEMA_VERSION = 1
+from .version import SCHEMA_VERSION  # noqa: F401  (part of the wire types' surface)
 
 RunStatus = Literal["queued", "in_progress", "succeeded", "failed", "cancelled", "interrupted"]
 StageStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "cancelled"]

@@ -9,9 +9,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .protocol import Envelope
+if TYPE_CHECKING:
+    from .protocol import Envelope
 
 
 def _write_all(fd: int, data: bytes) -> None:

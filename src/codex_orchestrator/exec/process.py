@@ -30,14 +30,16 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .._record import field, record
 from ..errors import OrchestratorError
 from .buffer import HeadTailBuffer
-from .cancel import CancelToken
 from .chunker import Chunk, Utf8Chunker
 from .limit import OutputLimit
+
+if TYPE_CHECKING:
+    from .cancel import CancelToken
 
 ChunkSink = Callable[[str, Chunk], None]
 """Receives (stream, chunk) with stream "stdout", "stderr" or "pty", in arrival order."""

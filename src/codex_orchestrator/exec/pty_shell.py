@@ -48,16 +48,18 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .._files import write_text_atomic
 from .._record import field, record
 from ..errors import OrchestratorError
 from .buffer import HeadTailBuffer
-from .cancel import CancelToken
 from .chunker import Chunk, Utf8Chunker
-from .limit import OutputLimit
 from .process import ChunkSink, SpawnError, exit_status, kill_group
+
+if TYPE_CHECKING:
+    from .cancel import CancelToken
+    from .limit import OutputLimit
 
 SHELL_ARGV: list[str] = ["/bin/bash", "--noprofile", "--norc", "--noediting"]
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from .pty_shell import PtyShell
+if TYPE_CHECKING:
+    from .pty_shell import PtyShell
 
 MAX_SESSIONS = 64
 PROTECTED_NEWEST = 8

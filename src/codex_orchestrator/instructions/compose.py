@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from .._lazyre import LazyPattern
 from .._record import record
-from .model import Scope
 
-_HEADING = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*")
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
-_OVERRIDE = re.compile(r"override:[ \t]*(.+)", re.IGNORECASE)
+if TYPE_CHECKING:
+    from .model import Scope
+
+_HEADING = LazyPattern(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*")
+_FENCE = LazyPattern(r" {0,3}(`{3,}|~{3,})")
+_OVERRIDE = LazyPattern(r"override:[ \t]*(.+)", re.IGNORECASE)
 
 
 @record(frozen=True)

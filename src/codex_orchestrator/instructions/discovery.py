@@ -22,9 +22,12 @@ import os
 import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._record import record
-from .model import Scope
+
+if TYPE_CHECKING:
+    from .model import Scope
 
 OVERRIDE_NAME = "AGENTS.override.md"
 DEFAULT_NAME = "AGENTS.md"

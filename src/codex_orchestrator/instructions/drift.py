@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from .model import InstructionSet
+if TYPE_CHECKING:
+    from .model import InstructionSet
 
 
 def drift(previous: Mapping[str, object], current: InstructionSet) -> dict[str, object]:

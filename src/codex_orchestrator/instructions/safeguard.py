@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 
-_ATTEMPT = re.compile(
+from .._lazyre import LazyPattern
+
+_ATTEMPT = LazyPattern(
     r"--dangerously-bypass-approvals-and-sandbox"
     r"|--full-auto\b"
     r"|--ask-for-approval\b"

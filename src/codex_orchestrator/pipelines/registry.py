@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._record import field, record
-from ..config import Config
 from ..errors import ConfigError, NotFoundError
 from ..suggest import did_you_mean
 from .diagnostics import diagnostics_pipeline
 from .model import Pipeline, SubpipelineStage
 from .parse import ignored_keys, parse_pipelines
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 MAX_SUBPIPELINE_DEPTH = 16  # a run and its child runs, nested
 

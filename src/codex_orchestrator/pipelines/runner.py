@@ -16,27 +16,27 @@ from typing import TYPE_CHECKING, Any
 
 from .._record import field, record
 from ..errors import ConfigError
-from ..events.bus import Subscriber
-from ..events.protocol import RunStatus, StageEnd, StageStart
 from ..runs.active import ActiveRun
 from ..runs.lineage import ParentRef
-from ..runs.lock import RunLock
 from ..runs.manifest import ChildRunRecord, CommandRecord, PipelineRef
-from ..runs.store import RunPaths
 from ..tools.orchestrator import ToolOrchestrator
 from ..tools.outcome import cancel_detail, cancel_exit_code, finished_status
 from ..tools.outcome import exit_code as exit_code_of
 from ..tools.request import ToolRequest, ToolResult
 from .model import CodexStage, CommandStage, Pipeline, SubpipelineStage
 from .paths import FixedPaths
-from .registry import Registry
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
+    from ..events.bus import Subscriber
+    from ..events.protocol import RunStatus, StageEnd, StageStart
     from ..exec.cancel import CancelToken
     from ..exec.sessions import ExecSessionManager
     from ..observe import Observers
+    from ..runs.lock import RunLock
+    from ..runs.store import RunPaths
     from ..tools.asker import Asker
+    from .registry import Registry
 
 
 @record

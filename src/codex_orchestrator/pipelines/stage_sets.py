@@ -18,12 +18,14 @@ uses it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from .model import Stage
 from .reader import Reader, did_you_mean
 from .stages import STAGE_SET_KEYS, parse_stage, stage_kind
+
+if TYPE_CHECKING:
+    from .model import Stage
 
 MAX_DEPTH = 8
 MAX_STAGES = 1000

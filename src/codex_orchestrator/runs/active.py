@@ -22,11 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..events.bus import EventBus, Subscriber, utc_timestamp
-from ..events.protocol import SCHEMA_VERSION, RunError, RunStart, RunStatus, RunSummary
 from ..events.sinks import JsonlFileSink
+from ..events.version import SCHEMA_VERSION
 from .ids import new_run_id
-from .lineage import ParentRef
-from .lock import RunLock
 from .manifest import (
     CommandRecord,
     InstructionSourceRecord,
@@ -40,6 +38,9 @@ from .store import RunPaths, RunStore, metrics_record, process_start_time, read_
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
+    from ..events.protocol import RunError, RunStart, RunStatus, RunSummary
+    from .lineage import ParentRef
+    from .lock import RunLock
 
 
 @runtime_checkable

@@ -14,10 +14,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+from typing import TYPE_CHECKING
 
 from .._files import open_file
 from ..errors import BusyError
-from .store import RunPaths
+
+if TYPE_CHECKING:
+    from .store import RunPaths
 
 LOCK_NAME = ".lock"
 

@@ -8,10 +8,13 @@ the tool-run records, which are the `tool:complete` wire records as streamed.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # pragma: no cover
+    # Types only; schemas.py resolves them for the manifest schema (get_type_hints with the protocol).
+    from ..events.protocol import RunStatus, StageStatus, ToolComplete
 
 from .._record import asdict, field, fields, record
-from ..events.protocol import RunStatus, StageStatus, ToolComplete
 
 MANIFEST_VERSION = 1
 # How a run is linked to its parent: it is the child run of a subpipeline stage, or it was started

@@ -12,14 +12,16 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._files import write_json_atomic
 from ..events.bus import utc_timestamp
-from ..events.protocol import Envelope
 from ..metrics.figures import APPROVED
 from .manifest import ChildRunRecord, FileChangeRecord, Manifest, NotificationRecord
 from .store import RunPaths, RunStore, process_alive, state_entry
+
+if TYPE_CHECKING:
+    from ..events.protocol import Envelope
 
 _IGNORED = frozenset({"exec:chunk", "exec:begin", "exec:end", "tool:retry", "approval:request"})
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._record import record
-from .policy import SandboxPolicy
+
+if TYPE_CHECKING:
+    from .policy import SandboxPolicy
 
 PROTECTED_NAMES = (".git", ".codex", ".agents")
 

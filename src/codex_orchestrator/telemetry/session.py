@@ -37,11 +37,11 @@ from .. import __version__
 from ..metrics.figures import APPROVED, REUSED_SOURCES
 from ..redact import redact_argv, redact_command, secret_values
 from .export import ExportGuard, OtlpMetricExporter, OtlpSpanExporter
-from .settings import TelemetrySettings
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..events.protocol import Envelope, RunSummary
     from ..runs.active import ActiveRun
+    from .settings import TelemetrySettings
 
 FLUSH_SECONDS = 0.6  # the most a run's end waits for telemetry: with the SDK's start-up, under 1 s
 NS = "codex_orchestrator."

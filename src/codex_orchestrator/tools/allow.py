@@ -25,10 +25,11 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from .._lazyre import LazyPattern
 from .approvals.keys import shell_script, split_script
 
 # Variables that choose which program runs, or what it loads and executes on start.
-UNSAFE_NAMES = re.compile(
+UNSAFE_NAMES = LazyPattern(
     r"^(PATH|IFS|CDPATH|ENV|BASH_ENV|BASH_FUNC_.*|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|HOME|XDG_CONFIG_HOME|"
     r"LD_.*|.*_PRELOAD|DYLD_.*|GIT_.*|PYTHON.*|NODE_OPTIONS|NODE_PATH|PERL5.*|PERLLIB|RUBY.*|GEM_.*|"
     r"LUA_.*|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|CLASSPATH|GCONV_PATH|MALLOC_.*|EDITOR|VISUAL|PAGER|GIT_PAGER|"

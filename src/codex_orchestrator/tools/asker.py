@@ -14,10 +14,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._record import record
-from ..events.protocol import ApprovalDecision
+
+if TYPE_CHECKING:
+    from ..events.protocol import ApprovalDecision
 
 OPTIONS: list[ApprovalDecision] = ["approved", "approved_for_session", "approved_always", "denied"]
 

@@ -26,18 +26,6 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 
 from ..errors import SandboxUnavailableError
 from ..events.bus import EventBus, utc_timestamp
-from ..events.protocol import (
-    ApprovalDecision,
-    AttemptStatus,
-    ExecChunk,
-    SandboxState,
-    StreamName,
-    StreamSummary,
-    ToolAttempt,
-    ToolComplete,
-    ToolStart,
-    ToolStatus,
-)
 from .asker import HOW_TO_APPROVE, OPTIONS, ApprovalQuestion, Asker, NoChannel
 from .policy import ESCALATE_ON_DENIAL, Assessment, assess
 from .request import ToolRequest, ToolResult
@@ -45,6 +33,18 @@ from .runtime import Attempt, ChunkSink, PipesRuntime, PtyRuntime, RuntimeOutcom
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
+    from ..events.protocol import (
+        ApprovalDecision,
+        AttemptStatus,
+        ExecChunk,
+        SandboxState,
+        StreamName,
+        StreamSummary,
+        ToolAttempt,
+        ToolComplete,
+        ToolStart,
+        ToolStatus,
+    )
     from ..exec.buffer import HeadTailBuffer
     from ..exec.cancel import CancelToken
     from ..exec.chunker import Chunk

@@ -9,11 +9,13 @@ cancelled by signal N, 77 when it was not allowed to run or to leave the sandbox
 from __future__ import annotations
 
 import signal as signals
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..errors import EXIT_DENIED, EXIT_INTERNAL, EXIT_TIMEOUT
-from ..events.protocol import AttemptStatus, ToolStatus
-from .request import ToolResult
+
+if TYPE_CHECKING:
+    from ..events.protocol import AttemptStatus, ToolStatus
+    from .request import ToolResult
 
 Finished = Literal["succeeded", "failed", "cancelled"]
 

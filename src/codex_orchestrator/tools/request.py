@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._record import field, record
-from ..events.protocol import SandboxState, ToolAttempt, ToolComplete
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..events.protocol import SandboxState, ToolAttempt, ToolComplete
     from ..exec.buffer import HeadTailBuffer
 
 

@@ -42,7 +42,6 @@ def _dangerous_exec(argv: Sequence[str]) -> bool:
 def is_dangerous(command: Sequence[str] | str) -> bool:
     """True when Codex's check (or our stricter reading of a script) finds a forced `rm`."""
     from .keys import canonical_argv, shell_script, split_script
-    from .rules import loose_segments
 
     argv = canonical_argv(command)
     candidates: list[list[str]] = [argv]
@@ -52,5 +51,9 @@ def is_dangerous(command: Sequence[str] | str) -> bool:
         script = shell_script(words)
         if script is not None:
             commands = split_script(script)
-            candidates += commands if commands is not None else loose_segments(script)
+            if commands is None:
+                from .rules import loose_segments  # only for a script we cannot split exactly
+
+                commands = loose_segments(script)
+            candidates += commands
     return any(_dangerous_exec(words) for words in candidates)

@@ -15,11 +15,11 @@ is ever judged by the words we think we see.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..._hash import sha256
+from ..._lazyre import LazyPattern
 
 SHELLS = frozenset({"bash", "sh", "zsh", "dash"})
 # A shell named by path only counts from the system directories: `./bash -lc ls` is not `ls`.
@@ -32,7 +32,7 @@ _RESERVED = frozenset({
     "!", "{", "}", "[[", "]]", "if", "then", "else", "elif", "fi", "case", "esac", "for", "select",
     "while", "until", "do", "done", "in", "function", "time", "coproc",
 })
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
+_ASSIGNMENT = LazyPattern(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
 _SPACE = " \t"
 
 KEY_VERSION = "approval-key/1"

@@ -9,9 +9,9 @@ anything. docs/approvals.md lists what is accepted.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 
+from ..._lazyre import LazyPattern
 from .keys import shell_script, split_script
 
 Check = Callable[[Sequence[str]], bool]
@@ -70,7 +70,7 @@ def _uniq(args: Sequence[str]) -> bool:
     return len([a for a in args if not a.startswith("-") or a == "-"]) <= 1
 
 
-_SED_PRINT = re.compile(r"(\d+|\$)(,(\d+|\$))?p|\$?p")
+_SED_PRINT = LazyPattern(r"(\d+|\$)(,(\d+|\$))?p|\$?p")
 
 
 def _sed(args: Sequence[str]) -> bool:

@@ -17,8 +17,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
-_DURATION = re.compile(r"\d+(\.\d+)?[smhd]?")
+from ..._lazyre import LazyPattern
+
+_ASSIGNMENT = LazyPattern(r"[A-Za-z_][A-Za-z0-9_]*=")
+_DURATION = LazyPattern(r"\d+(\.\d+)?[smhd]?")
 
 # wrapper -> options that take a separate argument
 _WRAPPERS: dict[str, frozenset[str]] = {
