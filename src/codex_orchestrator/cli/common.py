@@ -16,7 +16,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..exec.cancel import CancelToken
 
 
-def add_policy_options(parser: argparse.ArgumentParser) -> None:
+def add_policy_options(parser: argparse.ArgumentParser, *, channel: bool = True) -> None:
+    """`-a`, `-s`, `--full-auto` and, where a person may answer on this process's stdin or terminal,
+    `--approvals` (`mcp serve` asks its client instead)."""
     group = parser.add_argument_group("approvals and sandbox")
     group.add_argument("--approval-policy", "-a", choices=APPROVAL_POLICIES, metavar="POLICY",
                        help="untrusted | on-failure | on-request | never (default from config: on-request)")
@@ -24,6 +26,8 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
                        help="read-only | workspace-write | danger-full-access (default from config: workspace-write)")
     group.add_argument("--full-auto", action="store_true",
                        help="shorthand for --sandbox workspace-write --approval-policy on-request")
+    if not channel:
+        return
     group.add_argument("--approvals", choices=("stdin", "tty", "none"),
                        help="where approval answers come from: stdin (JSON approval:response lines, for SDKs), "
                             "tty (a prompt; the default on a terminal) or none (fail closed)")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..config.keys import APPROVAL_POLICIES, SANDBOX_MODES
-from .common import add_codex_options
+from .common import add_codex_options, add_policy_options
 
 EPILOG = """\
 tools: exec_command, write_stdin (the same input as Codex's own unified-exec tools), list_sessions,
@@ -37,13 +36,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     serve.add_argument("--task", default=None, help="task the runs are recorded under (default: mcp)")
     serve.add_argument("--cwd", help="the workspace: commands run in it or below it (default: the current directory)")
-    group = serve.add_argument_group("approvals and sandbox")
-    group.add_argument("--approval-policy", "-a", choices=APPROVAL_POLICIES, metavar="POLICY",
-                       help="untrusted | on-failure | on-request | never (default from config: on-request)")
-    group.add_argument("--sandbox", "-s", choices=SANDBOX_MODES, metavar="MODE",
-                       help="read-only | workspace-write | danger-full-access (default from config: workspace-write)")
-    group.add_argument("--full-auto", action="store_true",
-                       help="shorthand for --sandbox workspace-write --approval-policy on-request")
+    add_policy_options(serve, channel=False)  # approvals go to the MCP client (elicitation)
     add_codex_options(serve)
     serve.set_defaults(handler=run)
 
