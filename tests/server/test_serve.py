@@ -221,3 +221,17 @@ def test_session_write_types_into_a_running_command_and_poll_reads_its_output(re
         idle = client.wait(client.request("session/write", {"sessionId": session, "chars": "x"}))
         assert idle["error"]["code"] == -32602  # nothing runs: nothing to type into
         client.close()
+
+
+def test_a_repo_config_cannot_loosen_what_a_server_call_runs_with(repo: Repo) -> None:
+    """The server reads the repo config as the CLI does: it may only tighten (docs/security.md)."""
+    repo.config({"approval_policy": "never", "sandbox_mode": "danger-full-access"})
+    with Client(repo.root) as client:
+        result = client.call("exec", {"command": ["touch", "made"]})
+        tool_run = result["summary"]["toolRun"]
+        assert tool_run["sandboxState"] == "sandboxed"  # not danger-full-access, as the repo asked
+        assert client.call("initialize", {})["config"]["settings"]["sandbox_mode"] == "workspace-write"
+        # The client (your own program, like your flags) may choose; the repo still cannot loosen it.
+        chosen = client.call("exec", {"command": ["true"], "sandbox": "danger-full-access"})
+        assert chosen["summary"]["toolRun"]["sandboxState"] == "unsandboxed"
+        client.close()
