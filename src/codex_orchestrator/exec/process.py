@@ -150,106 +150,134 @@ def run_pipes(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
         raise SpawnError(f"could not start {argv[0]!r}: the sandbox set-up failed ({exc})") from exc
     except OSError as exc:
         return _spawn_failure(argv, cwd, env, exc, streams, on_chunk, log, started)
-
-    assert proc.stdout is not None and proc.stderr is not None
-    pid = proc.pid
-    names = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
-    chunkers = {"stdout": Utf8Chunker(), "stderr": Utf8Chunker()}
-    selector = selectors.DefaultSelector()
-    pidfd = -1
-    timed_out = cancelled = False
-    deadline = started + timeout if timeout is not None else None
-    kill_at: float | None = None  # set once SIGTERM was sent
-    exited_at: float | None = None  # set once the leader exited and its group was killed
-    last_data = started
-
-    def emit(name: str, chunks: list[Chunk]) -> None:
-        if on_chunk is not None:
-            for chunk in chunks:
-                on_chunk(name, chunk)
-
-    def close_stream(fd: int) -> None:
-        selector.unregister(fd)
-        name = names.pop(fd)
-        emit(name, chunkers[name].flush())
-
-    try:
-        for fd in names:
-            os.set_blocking(fd, False)
-            selector.register(fd, selectors.EVENT_READ)
-        if cancel is not None:
-            selector.register(cancel.fileno(), selectors.EVENT_READ)
-        try:
-            pidfd = os.pidfd_open(pid)
-            selector.register(pidfd, selectors.EVENT_READ)
-        except (AttributeError, OSError):
-            pidfd = -1
-        while True:
-            now = time.monotonic()
-            if exited_at is None and _leader_exited(pid):
-                # Kill the rest of the group while the zombie leader still reserves its id.
-                kill_group(pid, signal.SIGKILL)
-                exited_at = now
-                if pidfd >= 0:
-                    selector.unregister(pidfd)
-            if exited_at is not None and (
-                not names or now - max(last_data, exited_at) >= DRAIN_IDLE or now - exited_at >= DRAIN_MAX
-            ):
-                break  # anything still holding the pipes escaped the group; do not wait for it
-            if cancel is not None and cancel.cancelled and kill_at is None:
-                cancelled = True
-                kill_group(pid, signal.SIGTERM)
-                kill_at = now + kill_grace
-            if deadline is not None and now >= deadline and kill_at is None:
-                timed_out = True
-                kill_group(pid, signal.SIGTERM)
-                kill_at = now + kill_grace
-            if kill_at is not None and now >= kill_at and exited_at is None:
-                kill_group(pid, signal.SIGKILL)
-                kill_at = math.inf
-            wait = _next_wait(now, deadline if kill_at is None else None, kill_at, exited_at, last_data,
-                              polling=pidfd < 0)
-            for key, _ in selector.select(wait):
-                fd = key.fd
-                if fd not in names:
-                    if cancel is not None and fd == cancel.fileno():
-                        selector.unregister(fd)  # it stays readable; the flag is checked above
-                    continue
-                try:
-                    data = os.read(fd, READ_SIZE)
-                except BlockingIOError:
-                    continue
-                if not data:
-                    close_stream(fd)
-                    continue
-                last_data = time.monotonic()
-                name = names[fd]
-                streams[name].append(data)
-                kept = limit.admit(name, len(data))
-                if kept:
-                    if log is not None:
-                        log.write(data[:kept])
-                        log.flush()
-                    emit(name, chunkers[name].feed(data[:kept]))
-                if limit.kills and kill_at is None:
-                    kill_group(pid, signal.SIGTERM)  # like a time-out: TERM, then KILL after the grace
-                    kill_at = time.monotonic() + kill_grace
-        for fd in list(names):
-            close_stream(fd)
-        returncode = proc.wait()
-    except BaseException:
-        kill_group(pid, signal.SIGKILL)
-        proc.wait()
-        raise
-    finally:
-        selector.close()
-        if pidfd >= 0:
-            os.close(pidfd)
-        proc.stdout.close()
-        proc.stderr.close()
+    run = _PipeRun(proc, streams, limit, on_chunk, log, cancel, kill_grace,
+                   deadline=started + timeout if timeout is not None else None, started=started)
+    returncode = run.wait()
     exit_code, signum = exit_status(returncode)
     duration_ms = (time.monotonic() - started) * 1000
-    return ProcessOutcome(exit_code, signum, duration_ms, timed_out, cancelled, pid, streams, limit)
+    return ProcessOutcome(exit_code, signum, duration_ms, run.timed_out, run.cancelled, proc.pid, streams, limit)
+
+
+class _PipeRun:
+    """The select loop of one `run_pipes`: read both pipes, stop the group on time-out, cancel or the output
+    limit, and stop waiting shortly after the leader exits (a process that escaped the group may hold the
+    pipes open forever)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], streams: dict[str, HeadTailBuffer], limit: OutputLimit,
+                 on_chunk: ChunkSink | None, log: BinaryIO | None, cancel: CancelToken | None,
+                 kill_grace: float, *, deadline: float | None, started: float) -> None:
+        assert proc.stdout is not None and proc.stderr is not None
+        self.proc, self.pid = proc, proc.pid
+        self.streams, self.limit, self.on_chunk, self.log = streams, limit, on_chunk, log
+        self.cancel, self.kill_grace, self.deadline = cancel, kill_grace, deadline
+        self.names = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
+        self.chunkers = {"stdout": Utf8Chunker(), "stderr": Utf8Chunker()}
+        self.selector = selectors.DefaultSelector()
+        self.pidfd = -1
+        self.timed_out = self.cancelled = False
+        self.kill_at: float | None = None  # set once SIGTERM was sent
+        self.exited_at: float | None = None  # set once the leader exited and its group was killed
+        self.last_data = started
+
+    def wait(self) -> int:
+        """Run the loop to its end; the leader's raw return code."""
+        proc = self.proc
+        assert proc.stdout is not None and proc.stderr is not None
+        try:
+            self._register()
+            while not self._tick(time.monotonic()):
+                wait = _next_wait(time.monotonic(), self.deadline if self.kill_at is None else None, self.kill_at,
+                                  self.exited_at, self.last_data, polling=self.pidfd < 0)
+                for key, _ in self.selector.select(wait):
+                    self._ready(key.fd)
+            for fd in list(self.names):
+                self._close_stream(fd)
+            return proc.wait()
+        except BaseException:
+            kill_group(self.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+        finally:
+            self.selector.close()
+            if self.pidfd >= 0:
+                os.close(self.pidfd)
+            proc.stdout.close()
+            proc.stderr.close()
+
+    def _register(self) -> None:
+        for fd in self.names:
+            os.set_blocking(fd, False)
+            self.selector.register(fd, selectors.EVENT_READ)
+        if self.cancel is not None:
+            self.selector.register(self.cancel.fileno(), selectors.EVENT_READ)
+        try:
+            self.pidfd = os.pidfd_open(self.pid)
+            self.selector.register(self.pidfd, selectors.EVENT_READ)
+        except (AttributeError, OSError):
+            self.pidfd = -1
+
+    def _tick(self, now: float) -> bool:
+        """Act on the timers and flags; True when the loop is done."""
+        if self.exited_at is None and _leader_exited(self.pid):
+            # Kill the rest of the group while the zombie leader still reserves its id.
+            kill_group(self.pid, signal.SIGKILL)
+            self.exited_at = now
+            if self.pidfd >= 0:
+                self.selector.unregister(self.pidfd)
+        if self.exited_at is not None and (
+            not self.names or now - max(self.last_data, self.exited_at) >= DRAIN_IDLE
+            or now - self.exited_at >= DRAIN_MAX
+        ):
+            return True  # anything still holding the pipes escaped the group; do not wait for it
+        if self.cancel is not None and self.cancel.cancelled and self.kill_at is None:
+            self.cancelled = True
+            self._terminate(now)
+        if self.deadline is not None and now >= self.deadline and self.kill_at is None:
+            self.timed_out = True
+            self._terminate(now)
+        if self.kill_at is not None and now >= self.kill_at and self.exited_at is None:
+            kill_group(self.pid, signal.SIGKILL)
+            self.kill_at = math.inf
+        return False
+
+    def _terminate(self, now: float) -> None:
+        """SIGTERM to the group now, SIGKILL after the grace."""
+        kill_group(self.pid, signal.SIGTERM)
+        self.kill_at = now + self.kill_grace
+
+    def _ready(self, fd: int) -> None:
+        if fd not in self.names:
+            if self.cancel is not None and fd == self.cancel.fileno():
+                self.selector.unregister(fd)  # it stays readable; the flag is checked in _tick
+            return
+        try:
+            data = os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        if not data:
+            self._close_stream(fd)
+            return
+        self.last_data = time.monotonic()
+        name = self.names[fd]
+        self.streams[name].append(data)
+        kept = self.limit.admit(name, len(data))
+        if kept:
+            if self.log is not None:
+                self.log.write(data[:kept])
+                self.log.flush()
+            self._emit(name, self.chunkers[name].feed(data[:kept]))
+        if self.limit.kills and self.kill_at is None:
+            self._terminate(time.monotonic())  # like a time-out: TERM, then KILL after the grace
+
+    def _emit(self, name: str, chunks: list[Chunk]) -> None:
+        if self.on_chunk is not None:
+            for chunk in chunks:
+                self.on_chunk(name, chunk)
+
+    def _close_stream(self, fd: int) -> None:
+        self.selector.unregister(fd)
+        name = self.names.pop(fd)
+        self._emit(name, self.chunkers[name].flush())
 
 
 def _next_wait(now: float, deadline: float | None, kill_at: float | None, exited_at: float | None,
