@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .._record import field, record
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..events.protocol import SandboxState, ToolAttempt, ToolComplete
+    from ..events.protocol import SandboxState, ToolAttempt, ToolComplete, ToolStatus
     from ..exec.buffer import HeadTailBuffer
 
 
@@ -50,7 +50,7 @@ class ToolRequest:
 @record
 class ToolResult:
     tool_run_id: str
-    status: str  # succeeded | failed | denied | cancelled | timed_out | rejected
+    status: ToolStatus
     exit_code: int | None
     signal: int | None
     duration_ms: float
