@@ -81,13 +81,30 @@ def _walk(folder: Path, within: Path, *, create: bool) -> int:
     return fd
 
 
+def _link_free_stat(folder: Path, within: Path) -> os.stat_result | None:
+    """`lstat` of `folder` if every component below `within` is still a directory, not a link; else None."""
+    here = within
+    info: os.stat_result | None = None
+    try:
+        for part in folder.relative_to(within).parts:
+            here = here / part
+            info = os.stat(here, follow_symlinks=False)
+            if not stat.S_ISDIR(info.st_mode):
+                return None
+    except (OSError, ValueError):
+        return None
+    return info
+
+
 class _VerifiedDirs:
     """Directories already opened link-free by `_walk`, so that the next write there is two syscalls, not one
     `open` per component (a run writes its directory a dozen times; a long-lived server, thousands).
 
-    A cached descriptor is used only while `folder` still names that very directory (same device and inode,
-    by a `stat` that follows no final link): a directory that was removed, replaced or renamed away is
-    walked again. Callers get a `dup`, so evicting an entry never closes a descriptor in use.
+    A cached descriptor is used only while `folder` still names that very directory through directories
+    alone: every component below `within` is `lstat`ed (no `open`), none may be a link, and the last must
+    be the cached inode. A directory removed, replaced, renamed away or reached through a new link is
+    walked again, and the walk refuses the link. Callers get a `dup`, so evicting an entry never closes a
+    descriptor in use.
     """
 
     def __init__(self, size: int = 64) -> None:
@@ -103,13 +120,10 @@ class _VerifiedDirs:
         if entry is None:
             return -1
         fd, dev, ino = entry
-        try:
-            info = os.stat(folder, follow_symlinks=False)
-        except OSError:
-            info = None
-        if info is None or (info.st_dev, info.st_ino) != (dev, ino) or not stat.S_ISDIR(info.st_mode):
+        info = _link_free_stat(folder, within)
+        if info is None or (info.st_dev, info.st_ino) != (dev, ino):
             self._drop((folder, within), fd)
-            return -1
+            return -1  # the walk decides again (and refuses a link that appeared meanwhile)
         with self._lock:
             if self._fds.get((folder, within)) != entry:
                 return -1

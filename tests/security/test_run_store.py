@@ -56,3 +56,23 @@ def test_an_unsandboxed_command_cannot_redirect_the_rest_of_the_run(repo: Repo, 
     assert result.returncode == 2, result.stderr
     assert "never follows a link" in result.stderr
     _untouched(outside)
+
+
+def test_a_reused_directory_handle_never_writes_through_a_link_swapped_in_later(tmp_path: Path) -> None:
+    """Writes reuse the directories they opened link-free (_files._VerifiedDirs); a component replaced by a
+    symlink since (the directory moved elsewhere and a link left in its place) is refused, as a fresh
+    walk refuses it, instead of writing into the moved directory through the kept descriptor."""
+    from codex_orchestrator._files import write_text_atomic
+    from codex_orchestrator.errors import UnsafePathError
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    target = root / ".runs" / "task" / "cli" / "run"
+    write_text_atomic(target / "manifest.json", "{}\n", within=root)
+    write_text_atomic(target / "manifest.json", "{}\n", within=root)  # the second write uses the kept handle
+    moved = tmp_path / "elsewhere"
+    (root / ".runs" / "task").rename(moved)
+    (root / ".runs" / "task").symlink_to(moved)
+    with pytest.raises(UnsafePathError, match="symbolic link"):
+        write_text_atomic(target / "manifest.json", '{"swapped": true}\n', within=root)
+    assert (moved / "cli" / "run" / "manifest.json").read_text() == "{}\n"
