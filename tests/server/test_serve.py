@@ -235,3 +235,13 @@ def test_a_repo_config_cannot_loosen_what_a_server_call_runs_with(repo: Repo) ->
         chosen = client.call("exec", {"command": ["true"], "sandbox": "danger-full-access"})
         assert chosen["summary"]["toolRun"]["sandboxState"] == "unsandboxed"
         client.close()
+
+
+def test_shutdown_stops_what_still_runs_and_says_so(repo: Repo) -> None:
+    with Client(repo.root) as client:
+        running = client.request("exec", {"command": "sleep 30", "events": False})
+        time.sleep(0.5)
+        assert client.call("shutdown", {}) == {}
+        result = client.wait(running, timeout=15)["result"]
+        assert result["status"] == "cancelled" and result["statusDetail"].startswith("shutdown:")
+        assert client.proc.wait(15) == 0

@@ -164,6 +164,7 @@ class Handlers:
 
     def shutdown(self, request_id: RequestId, raw: Any, token: CancelToken) -> Any:
         Params(raw, ())
+        self.server.shutdown_requested = True
         self.server.shutting_down.set()  # the read loop stops within its poll interval
         return {}
 

@@ -68,6 +68,7 @@ class Server:
         self._calls: dict[RequestId, CancelToken] = {}  # in flight, by request id
         self._futures: set[Future[None]] = set()
         self.shutting_down = threading.Event()
+        self.shutdown_requested = False  # `shutdown`, as opposed to the end of input
         self.handlers = Handlers(self)
 
     # ------------------------------------------------------------------ the loop
@@ -194,7 +195,12 @@ class Server:
         with self._lock:
             tokens = list(self._calls.values())
             futures = list(self._futures)
-        reason = None if signum else "client-closed: the client closed the server's input, so the run was stopped"
+        if signum:
+            reason = None  # the run says which signal stopped it
+        elif self.shutdown_requested:
+            reason = "shutdown: the client asked the server to stop, so the run was stopped"
+        else:
+            reason = "client-closed: the client closed the server's input, so the run was stopped"
         for token in tokens:
             token.cancel(signum or signal.SIGHUP, reason)
         for future in futures:
