@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .codex_layers import CodexDocument, approval_policy, resolve_roots, trusted_projects, user_layers
+from .codex_layers import CodexDocument, approval_policy, resolve_roots
 from .keys import KEYS, KEYS_BY_NAME, REPO_ONLY_KEYS, Key
 
 ENV_PREFIX = "CODEX_ORCHESTRATOR_"
@@ -148,15 +148,6 @@ def codex_layer_values(document: CodexDocument, *, all_keys: bool = False) -> di
     values = {k: v for k, v in _flatten(table, document.where, strict=False).items() if k in wanted}
     resolve_roots(values, document.base)
     return values
-
-
-def read_codex_config(path: Path) -> tuple[dict[str, Any], frozenset[str]]:
-    """The keys we share with Codex from one `config.toml`, and its trusted projects (see codex_layers)."""
-    layers, table = user_layers(path.parent, None) if path.name == "config.toml" else ([], {})
-    values: dict[str, Any] = {}
-    for layer in layers:
-        values.update(codex_layer_values(layer))
-    return values, trusted_projects(table)
 
 
 def read_home_config(path: Path) -> dict[str, Any]:
