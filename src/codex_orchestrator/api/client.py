@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .._record import record
+from ..exec.shared import SharedSessions
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
     from ..events.bus import Subscriber
     from ..events.protocol import Envelope
     from ..exec.cancel import CancelToken
-    from ..exec.sessions import ExecSessionManager
     from ..tools.asker import ApprovalQuestion, Cancel, Report
     from .exec import ExecReport
 
@@ -95,9 +95,8 @@ class Orchestrator:
         self.on_approval = on_approval
         self.sandbox = sandbox
         self.approval_policy = approval_policy
-        self._sessions: ExecSessionManager | None = None
+        self._sessions = SharedSessions()  # session shells live until close()
         self._session_approvals: set[str] = set()  # "for this session" lasts as long as this object
-        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ commands
 
@@ -121,7 +120,7 @@ class Orchestrator:
         token = cancel or CancelToken()
         subscribers: list[Subscriber] = [_Callback(on_event)] if on_event is not None else []
         report = run_exec(options, config=config, cancel=token, asker=_CallbackAsker(on_approval or self.on_approval),
-                          subscribers=subscribers, sessions=self._session_manager(),
+                          subscribers=subscribers, sessions=self._sessions.get(),
                           session_approvals=self._session_approvals)
         return _exec_result(report)
 
@@ -176,10 +175,7 @@ class Orchestrator:
 
     def close(self) -> None:
         """End every session shell this orchestrator started."""
-        with self._lock:
-            sessions, self._sessions = self._sessions, None
-        if sessions is not None:
-            sessions.close_all()
+        self._sessions.close_all()
 
     def __enter__(self) -> Orchestrator:
         return self
@@ -212,13 +208,6 @@ class Orchestrator:
 
         return resolve_task_id(task, self.env, config.get("default_task"))
 
-    def _session_manager(self) -> ExecSessionManager:
-        with self._lock:
-            if self._sessions is None:
-                from ..exec.sessions import ExecSessionManager
-
-                self._sessions = ExecSessionManager(idle_timeout=None)
-            return self._sessions
 
 
 class Session:
@@ -237,7 +226,7 @@ class Session:
                                approval_policy=self.approval_policy, **options)
 
     def close(self) -> None:
-        self.owner._session_manager().close(self.id)
+        self.owner._sessions.get().close(self.id)
 
     def __enter__(self) -> Session:
         return self

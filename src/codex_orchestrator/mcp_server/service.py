@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._record import field, record
 from ..errors import OrchestratorError
+from ..exec.shared import SharedSessions
 from .jobs import Job
 from .tools import (
     PIPELINE_WAIT_DEFAULT_MS,
@@ -78,7 +79,7 @@ class McpService:
         self._lock = threading.Lock()
         self._jobs: dict[int, Job] = {}
         self._pipelines: dict[str, _PipelineRun] = {}
-        self._sessions: ExecSessionManager | None = None
+        self._sessions = SharedSessions()
         self._session_approvals: set[str] = set()  # "approved for this session": as long as the server lives
         self.closing = False
 
@@ -215,12 +216,7 @@ class McpService:
 
     @property
     def sessions(self) -> ExecSessionManager:
-        with self._lock:
-            if self._sessions is None:
-                from ..exec.sessions import ExecSessionManager
-
-                self._sessions = ExecSessionManager(idle_timeout=None)
-            return self._sessions
+        return self._sessions.get()
 
     # ------------------------------------------------------------------ pipelines
 
@@ -338,8 +334,7 @@ class McpService:
         for token in tokens:
             token.cancel(signum or signal.SIGHUP, reason)
         self.pool.shutdown(wait=True)
-        if self._sessions is not None:
-            self._sessions.close_all()
+        self._sessions.close_all()
 
 
 class _RunIdTap:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..exec.cancel import CancelToken
+from ..exec.shared import SharedSessions
 from ..tools.asker import OPTIONS
 from .params import Params, invalid
 from .rpc import RequestId
@@ -115,7 +116,7 @@ def _watch(cancel: Cancel | None, stop: threading.Event) -> threading.Thread | N
 class Handlers:
     def __init__(self, server: Server) -> None:
         self.server = server
-        self._sessions: ExecSessionManager | None = None
+        self._sessions = SharedSessions()
         self._session_specs: dict[str, dict[str, Any]] = {}
         self._session_approvals: set[str] = set()  # "approved for this session" lasts as long as the server
         self._runs: dict[str, CancelToken] = {}  # run id -> the token of the call running it
@@ -134,17 +135,11 @@ class Handlers:
         return self._table.get(method)
 
     def close(self) -> None:
-        if self._sessions is not None:
-            self._sessions.close_all()
+        self._sessions.close_all()
 
     @property
     def sessions(self) -> ExecSessionManager:
-        with self._lock:
-            if self._sessions is None:
-                from ..exec.sessions import ExecSessionManager
-
-                self._sessions = ExecSessionManager(idle_timeout=None)
-            return self._sessions
+        return self._sessions.get()
 
     # ------------------------------------------------------------------ lifecycle
 
