@@ -259,16 +259,17 @@ def storage_error(path: Path | str, exc: OSError) -> Exception:
 
 
 def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o644, fsync: bool = True,
-                       within: Path | None = None) -> None:
+                       within: Path | None = None) -> os.stat_result:
+    """Replace `path` with `data` atomically (see `_write_bytes_atomic`); returns the new file's `fstat`."""
     try:
-        _write_bytes_atomic(path, data, mode=mode, fsync=fsync, within=within)
+        return _write_bytes_atomic(path, data, mode=mode, fsync=fsync, within=within)
     except OSError as exc:
         if exc.errno in STORAGE_ERRNOS:
             raise storage_error(path, exc) from None
         raise
 
 
-def _write_bytes_atomic(path: Path, data: bytes, *, mode: int, fsync: bool, within: Path | None) -> None:
+def _write_bytes_atomic(path: Path, data: bytes, *, mode: int, fsync: bool, within: Path | None) -> os.stat_result:
     """Replace `path` with `data` atomically; the file gets `mode` from its first byte on.
 
     With `within`, nothing below that root is followed if it is a link (see `_directory`), and a
@@ -286,9 +287,11 @@ def _write_bytes_atomic(path: Path, data: bytes, *, mode: int, fsync: bool, with
                 view = view[written:]
             if fsync:
                 os.fsync(fd)
+            info = os.fstat(fd)
             os.close(fd)
             fd = -1
             os.replace(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            return info
         except BaseException:
             if fd >= 0:
                 os.close(fd)
@@ -298,8 +301,8 @@ def _write_bytes_atomic(path: Path, data: bytes, *, mode: int, fsync: bool, with
 
 
 def write_text_atomic(path: Path, text: str, *, mode: int = 0o644, fsync: bool = True,
-                      within: Path | None = None) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"), mode=mode, fsync=fsync, within=within)
+                      within: Path | None = None) -> os.stat_result:
+    return write_bytes_atomic(path, text.encode("utf-8"), mode=mode, fsync=fsync, within=within)
 
 
 def dump_json(value: Any) -> str:
@@ -312,8 +315,8 @@ def dump_json(value: Any) -> str:
 
 
 def write_json_atomic(path: Path, value: Any, *, mode: int = 0o644, fsync: bool = True,
-                      within: Path | None = None) -> None:
-    write_text_atomic(path, dump_json(value), mode=mode, fsync=fsync, within=within)
+                      within: Path | None = None) -> os.stat_result:
+    return write_text_atomic(path, dump_json(value), mode=mode, fsync=fsync, within=within)
 
 
 def open_file(path: Path, flags: int, *, within: Path | None = None, mode: int = 0o644) -> int:

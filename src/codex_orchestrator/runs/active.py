@@ -34,7 +34,7 @@ from .manifest import (
     ResumeEvent,
 )
 from .recorder import ManifestRecorder
-from .store import RunPaths, RunStore, metrics_record, process_start_time, read_manifest_dict
+from .store import RunPaths, RunStore, metrics_record, process_start_time, read_manifest_dict, state_entry
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
@@ -280,7 +280,11 @@ class ActiveRun:
         self._call_hooks("before_summary", summary)
         try:
             self.bus.publish("run:summary", summary)
-            RunStore.append_metrics(self.paths, metrics_record(m.to_dict(), summary["metrics"]["latencyMs"]))
+            # Metrics first: if the process dies between the two, the next update of the task finds the run
+            # still `in_progress` in state.json, corrects it and adds its record only if it is missing.
+            manifest = m.to_dict()
+            RunStore.append_metrics(self.paths, metrics_record(manifest, summary["metrics"]["latencyMs"]))
+            RunStore.record_state(self.paths, state_entry(manifest, self.paths.manifest))
             self._call_hooks("after_summary")
         except StorageError:
             if summary["status"] == "succeeded" or not self.storage_failed:

@@ -49,6 +49,8 @@ class ManifestRecorder:
                               within=self.paths.root)
 
     def write_state(self) -> None:
+        """The run's `in_progress` entry in state.json, written when it starts: what lets the next update
+        of the task correct it if the process dies before its final entry (store._mark_interrupted)."""
         RunStore.record_state(self.paths, state_entry(self.manifest.to_dict(), self.paths.manifest))
 
     def set_notifications(self, records: list[NotificationRecord]) -> None:
@@ -104,14 +106,10 @@ class ManifestRecorder:
                 record.summary = payload["summary"]
                 record.child_run_id = payload.get("childRunId", record.child_run_id)
             elif type_ == "tool:complete":
-                m.tool_runs.append(payload)
-                m.metrics.tool_runs += 1
-                m.metrics.retries += payload["retryCount"]
-                m.metrics.sandbox_denials += sum(1 for a in payload["attempts"] if a["denied"])
-                if m.commands and payload.get("stageId"):
-                    for record in m.commands:
-                        if record.id == payload["stageId"] and record.status == "running":
-                            record.tool_run_id = payload["toolRunId"]
+                # Not written at once: the stage:end or run:summary right after it writes it, and so does
+                # the next heartbeat for a tool run that ends no stage (a codex stage's commands).
+                self._record_tool_run(m, payload)
+                return
             elif type_ == "approval:decision":
                 m.metrics.approvals_needed += 1
                 if payload["decision"] not in APPROVED:
@@ -130,6 +128,17 @@ class ManifestRecorder:
                 return
             self.write()
 
+    @staticmethod
+    def _record_tool_run(m: Manifest, payload: Any) -> None:
+        m.tool_runs.append(payload)
+        m.metrics.tool_runs += 1
+        m.metrics.retries += payload["retryCount"]
+        m.metrics.sandbox_denials += sum(1 for a in payload["attempts"] if a["denied"])
+        if m.commands and payload.get("stageId"):
+            for record in m.commands:
+                if record.id == payload["stageId"] and record.status == "running":
+                    record.tool_run_id = payload["toolRunId"]
+
     def _finish(self, summary: dict[str, Any], timestamp: str) -> None:
         m = self.manifest
         m.status = summary["status"]
@@ -138,8 +147,7 @@ class ManifestRecorder:
         m.exit_code = summary["result"]["exitCode"]
         m.run_summary_path = str(self.paths.run_summary)
         write_json_atomic(self.paths.run_summary, summary, within=self.paths.root)
-        self.write(durable=True)
-        self.write_state()
+        self.write(durable=True)  # state.json and metrics.json follow in ActiveRun.finish
 
     def close(self) -> None:
         self._stop.set()

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -160,19 +158,27 @@ class RunStore:
 
     @staticmethod
     def record_state(paths: RunPaths, entry: dict[str, Any]) -> None:
+        RunStore.record_states(paths, {paths.run_id: entry})
+
+    @staticmethod
+    def record_states(paths: RunPaths, entries: dict[str, dict[str, Any]]) -> None:
+        """Set the entries of these runs (of `paths`' task) in state.json, in one locked rewrite."""
         def update(state: dict[str, Any]) -> dict[str, Any]:
             runs: dict[str, Any] = state["runs"]
-            runs[paths.run_id] = entry
-            _mark_interrupted(paths, runs)
+            runs.update(entries)
+            _mark_interrupted(paths, runs, skip=entries.keys())
             return _trim_state(state)
 
         _update_shared(paths, paths.state, update, _valid_state, lambda: _rebuild_state(paths))
         _ignore_in_git(paths.state.parent, paths.root)
 
     @staticmethod
-    def append_metrics(paths: RunPaths, record: dict[str, Any]) -> None:
+    def append_metrics(paths: RunPaths, *records: dict[str, Any]) -> None:
+        """Add finished runs' records to metrics.json, in one locked rewrite; a run already there is not
+        counted again (a run the next update found finished but unrecorded, see `_mark_interrupted`)."""
         def update(metrics: dict[str, Any]) -> dict[str, Any]:
-            _add_metrics(metrics, record)
+            for added in records:
+                _add_metrics(metrics, added)
             return metrics
 
         _update_shared(paths, paths.metrics, update, _valid_metrics, lambda: _rebuild_metrics(paths))
@@ -223,6 +229,12 @@ def _empty_metrics(task_id: str) -> dict[str, Any]:
 
 
 def _add_metrics(metrics: dict[str, Any], record: dict[str, Any]) -> None:
+    runs: list[Any] = metrics["runs"]
+    ending = _metrics_key(record)
+    if any(_metrics_key(kept) == ending for kept in runs):
+        return  # recorded already (by a correction of its state.json entry, `_mark_interrupted`)
+    runs.append(record)
+    del runs[: max(0, len(runs) - METRICS_KEEP_RUNS)]
     totals = metrics.setdefault("totals", {})
     for key in ("runs", *STATUSES):
         totals.setdefault(key, 0)  # every status present from the first run on, not once it is non-zero
@@ -232,18 +244,22 @@ def _add_metrics(metrics: dict[str, Any], record: dict[str, Any]) -> None:
     for key in ("approvals_reused", "approvals_prompted", "tool_runs", "retries", "sandbox_denials",
                 "approvals_needed", "approval_denials", *TOKEN_KEYS):
         totals[key] = totals.get(key, 0) + int(record.get(key) or 0)
-    runs: list[Any] = metrics["runs"]
-    runs.append(record)
-    del runs[: max(0, len(runs) - METRICS_KEEP_RUNS)]
 
 
-def _mark_interrupted(paths: RunPaths, runs: dict[str, Any]) -> None:
-    """Runs of the task that state.json still calls live but that no process holds any more (killed and
-    never resumed) become `interrupted` there, and get their metrics record, once."""
+def _metrics_key(record: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """One ending of one run: a run interrupted and later resumed to its end has two records."""
+    return record.get("run_id"), record.get("status"), record.get("completed_at")
+
+
+def _mark_interrupted(paths: RunPaths, runs: dict[str, Any], *, skip: Any = ()) -> None:
+    """Runs of the task that state.json still calls live but that no process holds any more get what
+    their manifest says, and their metrics record, once: `interrupted` if they were killed and never
+    resumed; their final status if the process ended them but died before it updated state.json, or a power
+    loss rolled state.json back."""
     from .lock import lock_held
 
     for run_id, entry in runs.items():
-        if run_id == paths.run_id or entry.get("status") not in ("queued", "in_progress"):
+        if run_id in skip or entry.get("status") not in ("queued", "in_progress"):
             continue
         other = RunPaths(paths.root, paths.task_id, run_id)
         if lock_held(other) is not False:
@@ -252,11 +268,13 @@ def _mark_interrupted(paths: RunPaths, runs: dict[str, Any]) -> None:
             manifest = read_manifest_dict(other)
         except (OSError, OrchestratorError):
             manifest = None
+        # Entries are replaced, never changed in place: shared.py keeps each one's JSON by identity.
         if manifest is not None and manifest.get("status") in STATUSES:
-            entry.update(state_entry(manifest, other.manifest))  # a stale entry (power loss): the run ended
+            runs[run_id] = {**entry, **state_entry(manifest, other.manifest)}  # a stale entry: the run ended
+            RunStore.append_metrics(other, metrics_record(manifest, None))  # once: keyed by run id
             continue
-        entry["status"] = "interrupted"
-        entry["status_detail"] = "no orchestrator process holds the run any more (it was killed or crashed)"
+        runs[run_id] = {**entry, "status": "interrupted",
+                        "status_detail": "no orchestrator process holds the run any more (it was killed or crashed)"}
         if manifest is None:
             continue
         manifest["status"] = "interrupted"
@@ -313,33 +331,13 @@ def _rebuild_metrics(paths: RunPaths) -> dict[str, Any]:
 
 
 def _update_shared(paths: RunPaths, path: Path, update: Any, valid: Any, rebuild: Any) -> None:
-    """Read-modify-write a shared file under its lock. Missing: start empty. Damaged (not JSON, wrong
-    shape): never silently replaced: moved aside to `<name>.corrupt-<time>` with one warning, and rebuilt
-    from the manifests. Unreadable (permissions, a directory in its place): a clear error naming it."""
-    from .._files import locked, move_aside, read_json, sweep_temps, write_json_atomic
+    from .shared import update_shared
 
-    with locked(path, within=paths.root):
-        sweep_temps(path.parent, within=paths.root)
-        try:
-            current = read_json(path, within=paths.root)
-        except FileNotFoundError:
-            current = rebuild() if path == paths.state else _empty_metrics(paths.task_id)
-        except ValueError:
-            current = None
-        except OSError as exc:
-            raise UnreadableError(f"{path}: cannot be read ({exc.strerror}); fix its permissions or move it "
-                                  "away (it is rebuilt from the run manifests)") from None
-        if current is not None and not valid(current):
-            current = None
-        if current is None:
-            kept = move_aside(path, f".corrupt-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}",
-                              within=paths.root)
-            print(f"codex-orchestrator: warning: {path} was damaged; kept as {kept.name} and rebuilt from "
-                  "the run manifests", file=sys.stderr)
-            current = rebuild()
-        # state.json is not fsynced: it is a view of the (fsynced) manifests, rebuilt when missing or damaged
-        # and corrected from them when stale, so a power loss costs a rebuild, never a record (docs/manifest.md).
-        write_json_atomic(path, update(current), fsync=path != paths.state, within=paths.root)
+    # state.json is not fsynced: it is a view of the (fsynced) manifests, rebuilt when missing or damaged
+    # and corrected from them when stale, so a power loss costs a rebuild, never a record (docs/manifest.md).
+    is_state = path == paths.state
+    update_shared(path, within=paths.root, update=update, valid=valid, rebuild=rebuild, fsync=not is_state,
+                  empty=(lambda: rebuild()) if is_state else (lambda: _empty_metrics(paths.task_id)))
 
 
 RESERVE_BYTES = 256 * 1024  # a final manifest with many tool runs, its summary, and the shared files
