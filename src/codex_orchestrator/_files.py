@@ -81,17 +81,31 @@ def _walk(folder: Path, within: Path, *, create: bool) -> int:
     return fd
 
 
-def _link_free_stat(folder: Path, within: Path) -> os.stat_result | None:
-    """`lstat` of `folder` if every component below `within` is still a directory, not a link; else None."""
-    here = within
+def _components(folder: Path, within: Path) -> tuple[str, ...]:
+    """The paths from `within`'s first child down to `folder`; ValueError if `folder` is not below it."""
+    root, here = str(within), str(folder)
+    if here == root:
+        return ()
+    if not here.startswith(root.rstrip("/") + "/"):
+        raise ValueError(f"{folder} is not inside {within}")
+    parts = here[len(root.rstrip("/")) + 1 :].split("/")
+    prefix = root.rstrip("/")
+    out = []
+    for part in parts:
+        prefix = f"{prefix}/{part}"
+        out.append(prefix)
+    return tuple(out)
+
+
+def _link_free_stat(components: tuple[str, ...]) -> os.stat_result | None:
+    """`lstat` of the last of `components` if each is still a directory, not a link; else None."""
     info: os.stat_result | None = None
     try:
-        for part in folder.relative_to(within).parts:
-            here = here / part
-            info = os.stat(here, follow_symlinks=False)
+        for here in components:
+            info = os.lstat(here)
             if not stat.S_ISDIR(info.st_mode):
                 return None
-    except (OSError, ValueError):
+    except OSError:
         return None
     return info
 
@@ -112,34 +126,38 @@ class _VerifiedDirs:
 
         self._size = size
         self._lock = threading.Lock()
-        self._fds: dict[tuple[Path, Path], tuple[int, int, int]] = {}  # -> (fd, st_dev, st_ino)
+        # (folder, within) -> (fd, st_dev, st_ino, the components to lstat)
+        self._fds: dict[tuple[str, str], tuple[int, int, int, tuple[str, ...]]] = {}
 
     def get(self, folder: Path, within: Path) -> int:
+        key = (str(folder), str(within))
         with self._lock:
-            entry = self._fds.get((folder, within))
+            entry = self._fds.get(key)
         if entry is None:
             return -1
-        fd, dev, ino = entry
-        info = _link_free_stat(folder, within)
-        if info is None or (info.st_dev, info.st_ino) != (dev, ino):
-            self._drop((folder, within), fd)
+        fd, dev, ino, components = entry
+        info = _link_free_stat(components)
+        if info is None or (info.st_dev, info.st_ino) != (dev, ino) or not components:
+            self._drop(key, fd)
             return -1  # the walk decides again (and refuses a link that appeared meanwhile)
         with self._lock:
-            if self._fds.get((folder, within)) != entry:
+            if self._fds.get(key) != entry:
                 return -1
             return os.dup(fd)
 
     def put(self, folder: Path, within: Path, fd: int) -> None:
+        key = (str(folder), str(within))
         info = os.fstat(fd)
+        components = _components(folder, within)
         kept = os.dup(fd)
         with self._lock:
-            old = self._fds.pop((folder, within), None)
-            self._fds[(folder, within)] = (kept, info.st_dev, info.st_ino)
-            evicted = [self._fds.pop(key)[0] for key in list(self._fds)[: max(0, len(self._fds) - self._size)]]
+            old = self._fds.pop(key, None)
+            self._fds[key] = (kept, info.st_dev, info.st_ino, components)
+            evicted = [self._fds.pop(k)[0] for k in list(self._fds)[: max(0, len(self._fds) - self._size)]]
         for stale in ([old[0]] if old else []) + evicted:
             os.close(stale)
 
-    def _drop(self, key: tuple[Path, Path], fd: int) -> None:
+    def _drop(self, key: tuple[str, str], fd: int) -> None:
         with self._lock:
             if self._fds.get(key, (None,))[0] == fd:
                 del self._fds[key]

@@ -279,6 +279,8 @@ class ActiveRun:
 
         self._call_hooks("before_summary", summary)
         try:
+            if summary["status"] != "succeeded":
+                RunStore.keep_token(self.paths)  # before the final manifest says it can be resumed
             self.bus.publish("run:summary", summary)
             # Metrics first: if the process dies between the two, the next update of the task finds the run
             # still `in_progress` in state.json, corrects it and adds its record only if it is missing.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,49 +38,49 @@ class RunPaths:
     task_id: str
     run_id: str
 
-    @property
+    @cached_property
     def task_dir(self) -> Path:
         return self.root / ".runs" / self.task_id
 
-    @property
+    @cached_property
     def run_dir(self) -> Path:
         return self.task_dir / "cli" / self.run_id
 
-    @property
+    @cached_property
     def manifest(self) -> Path:
         return self.run_dir / "manifest.json"
 
-    @property
+    @cached_property
     def events(self) -> Path:
         return self.run_dir / "events.jsonl"
 
-    @property
+    @cached_property
     def run_summary(self) -> Path:
         return self.run_dir / "run-summary.json"
 
-    @property
+    @cached_property
     def reserve(self) -> Path:
         """Room kept for the run's last records: freed when the disk is full, so that the final manifest,
         summary and metrics can still be written (docs/manifest.md)."""
         return self.run_dir / ".reserve"
 
-    @property
+    @cached_property
     def resume_token(self) -> Path:
         return self.run_dir / ".resume-token"
 
-    @property
+    @cached_property
     def instructions(self) -> Path:
         return self.run_dir / "instructions.md"
 
-    @property
+    @cached_property
     def metrics(self) -> Path:
         return self.task_dir / "metrics.json"
 
-    @property
+    @cached_property
     def state(self) -> Path:
         return self.root / "out" / self.task_id / "state.json"
 
-    @property
+    @cached_property
     def protected(self) -> tuple[Path, ...]:
         """What a sandboxed command must not write: the whole run store, and the task's state file and lock
         (`out/` itself stays writable: builds use it)."""
@@ -104,7 +105,10 @@ class RunStore:
         staging = RunPaths(self.root, paths.task_id, f".{paths.run_id}.creating")
         make_dirs(staging.run_dir / "commands", within=self.root)
         _ignore_in_git(self.root / ".runs", self.root)
-        write_text_atomic(staging.resume_token, os.urandom(16).hex() + "\n", mode=0o600, within=self.root)
+        # Not fsynced here: only a run that ends unsucceeded can be resumed, and its end flushes the token
+        # (`keep_token`); in between, nothing else of the run is flushed either (docs/manifest.md).
+        write_text_atomic(staging.resume_token, os.urandom(16).hex() + "\n", mode=0o600, fsync=False,
+                          within=self.root)
         reserve_room(staging)
         lock = RunLock.acquire(staging)
         try:
@@ -149,6 +153,23 @@ class RunStore:
             except (DamagedError, UnreadableError):
                 return paths  # `status` reports it as damaged rather than pretending the task has no runs
         raise NotFoundError(f"task {task_id} has no runs under {self.root / '.runs'}")
+
+    @staticmethod
+    def keep_token(paths: RunPaths) -> None:
+        """Flush the resume token to disk: the run ended in a state `resume` can continue. Best effort: a
+        token that cannot be flushed is still there until a power loss."""
+        from .._files import open_file
+
+        try:
+            fd = open_file(paths.resume_token, os.O_RDONLY, within=paths.root)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
     @staticmethod
     def read_token(paths: RunPaths) -> str:
