@@ -22,6 +22,7 @@ from .store import RunPaths, RunStore, process_alive, state_entry
 
 if TYPE_CHECKING:
     from ..events.protocol import Envelope
+    from .heartbeat import Beat
 
 _IGNORED = frozenset({"exec:chunk", "exec:begin", "exec:end", "tool:retry", "approval:request"})
 
@@ -34,8 +35,7 @@ class ManifestRecorder:
         self.paths = paths
         self._lock = threading.RLock()
         self._interval = heartbeat_interval
-        self._stop = threading.Event()
-        self._heartbeat: threading.Thread | None = None
+        self._heartbeat: Beat | None = None
 
     # --- writing
 
@@ -65,16 +65,17 @@ class ManifestRecorder:
             self.write()
 
     def start_heartbeat(self) -> None:
-        self._heartbeat = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
-        self._heartbeat.start()
+        from .heartbeat import every
 
-    def _beat(self) -> None:
-        while not self._stop.wait(self._interval):
-            with self._lock:
-                if self.manifest.status not in ("queued", "in_progress"):
-                    return
-                self.manifest.heartbeat_at = utc_timestamp()
-                self.write()
+        self._heartbeat = every(self._interval, self._beat)
+
+    def _beat(self) -> bool:
+        with self._lock:
+            if self.manifest.status not in ("queued", "in_progress"):
+                return False
+            self.manifest.heartbeat_at = utc_timestamp()
+            self.write()
+            return True
 
     # --- subscriber
 
@@ -150,9 +151,9 @@ class ManifestRecorder:
         self.write(durable=True)  # state.json and metrics.json follow in ActiveRun.finish
 
     def close(self) -> None:
-        self._stop.set()
-        if self._heartbeat is not None and self._heartbeat is not threading.current_thread():
-            self._heartbeat.join(timeout=5)
+        """No heartbeat after this (one already writing finishes first: it holds the manifest's lock)."""
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
 
 
 _USAGE = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
