@@ -147,20 +147,21 @@ class SnapshotCancelled(SnapshotError):
 
 
 def take(shell: str, *, cwd: Path, env: Mapping[str, str], prepare: Prepare,
-         cancel: CancelToken | None = None, timeout: float = TAKE_TIMEOUT) -> Snapshot:
+         cancel: CancelToken | None = None, timeout: float | None = None) -> Snapshot:
     """Run the profile once in `shell -l` (in `prepare`'s sandbox, with `env`), and check the result starts.
 
     Three short processes: the options of a plain `shell -c` (to replay only what the profile changed),
     the login shell itself, and one start through the snapshot that must print our marker and nothing
     else (Codex validates its snapshot by sourcing it, too).
     """
+    limit = TAKE_TIMEOUT if timeout is None else timeout
     blocking = [name for name in BLOCKING_VARS if name in env]
     if blocking:
         raise SnapshotError(f"{blocking[0]} is set: commands keep {shell} -lc")
 
     def run(argv: list[str], child_env: Mapping[str, str], pass_fds: tuple[int, ...] = (), *,
             quiet: bool = False) -> bytes:
-        return _run(argv, cwd=cwd, env=child_env, prepare=prepare, cancel=cancel, timeout=timeout,
+        return _run(argv, cwd=cwd, env=child_env, prepare=prepare, cancel=cancel, timeout=limit,
                     pass_fds=pass_fds, quiet=quiet)
 
     baseline = set(_text(run([shell, "-c", _BASELINE], env)).splitlines())
