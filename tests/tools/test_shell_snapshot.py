@@ -19,6 +19,7 @@ from codex_orchestrator.tools.asker import NoChannel
 from codex_orchestrator.tools.orchestrator import ToolOrchestrator
 from codex_orchestrator.tools.request import ToolRequest
 
+from ..conftest import Repo
 from ..sandbox.conftest import require_backend
 from .test_orchestrator import Collector, ScriptedAsker
 
@@ -189,3 +190,36 @@ def test_a_profile_that_sets_bash_env_keeps_login_shells(home: Path, workspace: 
     for _ in range(2):
         assert orchestrator.invoke(line("echo $FROM_PROFILE", workspace)).tail_text("stdout") == "yes\n"
     assert len(snapshots) == 0 and runs(tmp_path) == 3
+
+
+def test_a_pipeline_of_shell_lines_runs_the_profile_once(home: Path, tmp_path: Path, repo: Repo) -> None:
+    template = 'echo "$FROM_PROFILE $CODEX_ORCHESTRATOR_STAGE_ID" > {}.txt'
+    stages = [{"id": f"s{i}", "title": f"s{i}", "command": template.format(i)} for i in range(3)]
+    repo.pipeline(*stages)
+    result = repo.run("start", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert [(repo.root / f"{i}.txt").read_text() for i in range(3)] == [f"yes s{i}\n" for i in range(3)]
+    assert runs(tmp_path) == 1
+    # The manifest records each stage's line as written.
+    assert [c["command"] for c in repo.manifests()[0]["commands"]] == [s["command"] for s in stages]
+
+
+def test_one_shot_cli_commands_take_no_snapshot(home: Path, tmp_path: Path, repo: Repo) -> None:
+    repo.pipeline({"id": "only", "title": "only", "command": "echo $FROM_PROFILE > only.txt"})
+    assert repo.run("start", "--format", "json").returncode == 0
+    assert repo.run("exec", "--format", "summary", "--", "echo $FROM_PROFILE").returncode == 0
+    assert (repo.root / "only.txt").read_text() == "yes\n"
+    assert runs(tmp_path) == 2  # one login shell each, and no snapshot beside it
+
+
+def test_the_python_api_runs_the_profile_once(home: Path, tmp_path: Path, workspace: Path) -> None:
+    from codex_orchestrator.api.client import Orchestrator
+
+    orch = Orchestrator(cwd=workspace)
+    try:
+        results = [orch.exec("echo $FROM_PROFILE >> api.txt", sandbox="workspace-write") for _ in range(3)]
+        assert [r.exit_code for r in results] == [0, 0, 0]
+        assert (workspace / "api.txt").read_text() == "yes\n" * 3
+        assert runs(tmp_path) == 1
+    finally:
+        orch.close()
