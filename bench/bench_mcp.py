@@ -7,8 +7,9 @@ One `codex exec` session calls Codex's own `exec_command {cmd}` N times; another
 A call is timed from the fake model's side, as Codex lives it: from the end of the response that asked
 for the tool to the next request, which carries the output. Both run the command in a sandbox
 (Codex's own, ours), by default without a login shell (`--login` to include one: both then read your
-profile once, into a shell snapshot: Codex's per session, ours per server, docs/exec.md "Shell snapshots"); the difference is the MCP round
-trip, our records (a run, its manifest and events per call) and our sandbox set-up. Needs `bash scripts/setup.sh --dev`.
+profile once, into a shell snapshot: Codex's per session, ours per server, docs/exec.md "Shell
+snapshots"); the difference is the MCP round trip, our records (a run, its manifest and events per
+call) and our sandbox set-up. Needs `bash scripts/setup.sh --dev`.
 """
 
 from __future__ import annotations
