@@ -50,13 +50,12 @@ FIXED_OPTIONS = frozenset({"shopt -s login_shell", "shopt -u login_shell", "shop
 BLOCKING_VARS = ("BASH_ENV", "POSIXLY_CORRECT")
 
 # What the login shell prints after its profile: a marker (anything the profile printed comes before it),
-# then NUL-separated sections. Builtins are called as `\builtin` so that an alias or a function the
-# profile defined cannot stand in for them.
+# then NUL-separated sections (`declare -f` marks exported functions with `declare -fx NAME` lines).
+# Builtins are called as `\builtin` so that an alias the profile defined cannot stand in for them.
 _CAPTURE = r"""\builtin printf '\0%s\0' "$1"
 \builtin shopt -p; \builtin set +o; \builtin printf '\0'
 \builtin alias -p; \builtin printf '\0'
 \builtin declare -f; \builtin printf '\0'
-\builtin declare -F; \builtin printf '\0'
 while IFS= \builtin read -r __co_name; do
   if [[ -v $__co_name ]]; then \builtin printf '%s=%s\0' "$__co_name" "${!__co_name}"; fi
 done < <(\builtin compgen -e)
@@ -170,15 +169,13 @@ def take(shell: str, *, cwd: Path, env: Mapping[str, str], prepare: Prepare,
     if start < 0:
         raise SnapshotError("the login shell did not get past its profile")
     sections = raw[start + len(MARKER) + 2:].split("\0")
-    if len(sections) < 5:
+    if len(sections) < 4:
         raise SnapshotError("the login shell's output was cut short")
-    options, aliases, functions, declared, variables = sections[0], sections[1], sections[2], sections[3], sections[4:]
+    options, aliases, functions, variables = sections[0], sections[1], sections[2], sections[3:]
     exported, unset = _env_changes(env, variables)
     changed = [line for line in options.splitlines() if line not in baseline and line not in FIXED_OPTIONS]
-    exports = [f"\\builtin export -f {line.split()[-1]}" for line in declared.splitlines()
-               if line.startswith("declare -fx ")]
     # Options last: `set -e` or `expand_aliases` must not act on the snapshot's own lines.
-    code = "\n".join(part for part in (aliases.rstrip("\n"), functions.rstrip("\n"), *exports, *changed) if part)
+    code = "\n".join(part for part in (aliases.rstrip("\n"), functions.rstrip("\n"), *changed) if part)
     snapshot = Snapshot(shell, exported, unset, code + "\n" if code else "")
     spawn = snapshot.spawn([shell, "-lc", _VALIDATE, shell, MARKER], env)
     if spawn is None:
