@@ -6,9 +6,10 @@ One `codex exec` session calls Codex's own `exec_command {cmd}` N times; another
 `mcp__orchestrator.exec_command {cmd}` N times (the server added with `codex mcp add`, started once).
 A call is timed from the fake model's side, as Codex lives it: from the end of the response that asked
 for the tool to the next request, which carries the output. Both run the command in a sandbox
-(Codex's own, ours), by default without a login shell (`--login` to include one: Codex's own tool
-then reads your profile once per session, ours once per command); the difference is the MCP round
-trip, our records (a run, its manifest and events per call) and our sandbox set-up. Needs `bash scripts/setup.sh --dev`.
+(Codex's own, ours), by default without a login shell (`--login` to include one: both then read your
+profile once, into a shell snapshot: Codex's per session, ours per server, docs/exec.md "Shell
+snapshots"); the difference is the MCP round trip, our records (a run, its manifest and events per
+call) and our sandbox set-up. Needs `bash scripts/setup.sh --dev`.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--cmd", default="true")
     parser.add_argument("--login", action=argparse.BooleanOptionalAction, default=False,
-                        help="run the command in a login shell (Codex's default; it then pays for your shell "
-                             "profile, which Codex's own tool skips with its shell snapshot); default: --no-login")
+                        help="run the command in a login shell (Codex's default; both tools then read your shell "
+                             "profile once, into a shell snapshot); default: --no-login")
     args = parser.parse_args()
     call = {"cmd": args.cmd, "login": args.login}
     codex = ROOT / "tests" / "peers" / "node_modules" / ".bin" / "codex"

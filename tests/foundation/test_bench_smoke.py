@@ -19,6 +19,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
     ["bench_streaming.py", "--sizes", "1M", "--runs", "1", "--no-reference"],
     ["bench_sdk.py", "--runs", "3", "--rss-execs", "0", "--no-reference"],
     ["bench_telemetry.py", "--runs", "2", "--calls", "5"],
+    ["bench_snapshot.py", "--runs", "2"],
 ])
 def test_benchmark_runs(argv: list[str]) -> None:
     if not (Path(sys.executable).parent / "codex-orchestrator").exists():

@@ -134,8 +134,10 @@ def run_pipes(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
               preexec: Callable[[], None] | None = None, timeout: float | None = None,
               on_chunk: ChunkSink | None = None, log: BinaryIO | None = None,
               cancel: CancelToken | None = None, kill_grace: float = 2.0,
-              buffer_limit: int = 64 * 1024, limit: OutputLimit | None = None) -> ProcessOutcome:
-    """Run `argv` to completion; see the module docstring for the guarantees."""
+              buffer_limit: int = 64 * 1024, limit: OutputLimit | None = None,
+              pass_fds: tuple[int, ...] = ()) -> ProcessOutcome:
+    """Run `argv` to completion; see the module docstring for the guarantees. `pass_fds` are inherited
+    by the command (at the same numbers); every other descriptor of ours is closed in it."""
     limit = limit or OutputLimit(0)
     started = time.monotonic()
     streams = {"stdout": HeadTailBuffer(buffer_limit), "stderr": HeadTailBuffer(buffer_limit)}
@@ -145,6 +147,7 @@ def run_pipes(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
         proc = subprocess.Popen(
             list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, start_new_session=True, close_fds=True, preexec_fn=preexec,
+            pass_fds=pass_fds,
         )
     except subprocess.SubprocessError as exc:  # raised for an exception inside preexec_fn
         raise SpawnError(f"could not start {argv[0]!r}: the sandbox set-up failed ({exc})") from exc

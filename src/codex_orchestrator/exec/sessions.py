@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .pty_shell import PtyShell
+    from .snapshot import ShellSnapshots
 
 MAX_SESSIONS = 64
 PROTECTED_NEWEST = 8
@@ -32,6 +33,18 @@ class ExecSessionManager:
         self.idle_timeout = idle_timeout
         self._lock = threading.Lock()
         self._sessions: dict[str, PtyShell] = {}  # in creation order
+        self._snapshots: ShellSnapshots | None = None
+
+    @property
+    def snapshots(self) -> ShellSnapshots:
+        """The shell snapshots of the same long-lived caller (exec/snapshot.py): the caller that keeps
+        sessions across calls is the one whose many `bash -lc` commands are worth a snapshot."""
+        with self._lock:
+            if self._snapshots is None:
+                from .snapshot import ShellSnapshots
+
+                self._snapshots = ShellSnapshots()
+            return self._snapshots
 
     def __len__(self) -> int:
         with self._lock:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..events.protocol import RunStatus, StageEnd, StageStart
     from ..exec.cancel import CancelToken
     from ..exec.sessions import ExecSessionManager
+    from ..exec.snapshot import ShellSnapshots
     from ..observe import Observers
     from ..runs.lock import RunLock
     from ..runs.store import RunPaths
@@ -68,6 +69,7 @@ class PipelineRunner:
     _reused: int = 0
     _prompted: int = 0
     _codex_bin: str | None = None  # found before the run starts when a stage needs it (codex/locate.py)
+    _snapshots: ShellSnapshots | None = None  # the run's shell snapshots, child runs included
 
     # ------------------------------------------------------------------ entry points
 
@@ -123,11 +125,30 @@ class PipelineRunner:
 
     # ------------------------------------------------------------------ the loop
 
+    def _shell_snapshots(self, pipeline: Pipeline) -> ShellSnapshots | None:
+        """Shell snapshots (exec/snapshot.py) for a run with several shell-line stages in one folder: its
+        profile then runs once, not once per stage. A caller that keeps sessions brings its own; a run of
+        one such stage would pay for a snapshot it uses once."""
+        if self.sessions is not None:
+            return None
+        if self._snapshots is None:
+            folders: dict[str | None, int] = {}
+            for stage in pipeline.stages:
+                if isinstance(stage, CommandStage) and stage.session is None:
+                    folders[stage.cwd] = folders.get(stage.cwd, 0) + 1
+            if max(folders.values(), default=0) < 2:
+                return None
+            from ..exec.snapshot import ShellSnapshots
+
+            self._snapshots = ShellSnapshots()
+        return self._snapshots
+
     def _execute(self, run: ActiveRun, pipeline: Pipeline, first: int) -> RunOutcome:
         orchestrator = ToolOrchestrator(
             self.config, run.bus, cancel=self.cancel, asker=self.asker, sessions=self.sessions, env=self.env,
             approval_policy=self.approval_policy, sequence=run.next_sequence,
             session_approvals=self._session_approvals, protected_paths=run.paths.protected,
+            snapshots=self._shell_snapshots(pipeline),
         )
         run.start()
         status: RunStatus = "succeeded"

@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..exec.chunker import Chunk
     from ..exec.limit import OutputLimit
     from ..exec.sessions import ExecSessionManager
+    from ..exec.snapshot import ShellSnapshots, Snapshot
     from ..sandbox import SandboxedSpawn
     from .approvals.rules import RuleSet
     from .approvals.store import ApprovalStore
@@ -74,6 +75,7 @@ class ToolOrchestrator:
         sequence: Callable[[], int] | None = None,
         session_approvals: set[str] | None = None,
         protected_paths: tuple[Path, ...] = (),
+        snapshots: ShellSnapshots | None = None,
     ) -> None:
         self.config = config
         self.bus = bus
@@ -93,6 +95,10 @@ class ToolOrchestrator:
         self._lock = threading.Lock()  # the counters and the lazily made PTY runtime; calls share nothing else
         self._pipes = PipesRuntime()
         self._pty: PtyRuntime | None = None
+        # Shell snapshots only for a caller that runs many commands: one that keeps sessions across calls
+        # (serve, mcp serve, the Python API), or that passes its own (a pipeline run). A one-shot `exec`
+        # would pay for a snapshot it uses once.
+        self.snapshots = snapshots if snapshots is not None else sessions.snapshots if sessions is not None else None
 
     # ------------------------------------------------------------------ approval sources (lazy)
 
@@ -391,17 +397,59 @@ class ToolOrchestrator:
         def confine(argv: Sequence[str], pty: bool) -> SandboxedSpawn | None:
             return self._prepare(list(argv), call.cwd, mode, sandboxed, pty=pty)
 
+        network_disabled = sandboxed and self.config.sandbox_policy(mode=mode).network_blocked
         env = child_env(self.command_env, request.env, pty=request.pty,  # Codex's CODEX_SANDBOX_NETWORK_DISABLED=1
-                        network_disabled=sandboxed and self.config.sandbox_policy(mode=mode).network_blocked)
+                        network_disabled=network_disabled)
         if "CODEX_ORCHESTRATOR_ATTEMPT" not in request.env:  # 1, then 2... on a retry (docs/exec.md)
             env["CODEX_ORCHESTRATOR_ATTEMPT"] = str(len(call.attempts) + 1)
+        snapshot = None
+        if self.snapshots is not None and not (request.pty or in_session):
+            snapshot = self._shell_snapshot(call, request.argv, confine, network_disabled=network_disabled)
         return Attempt(
             argv=request.argv, display=request.display, cwd=call.cwd,
             env=env, confine=confine, on_chunk=on_chunk,
             log=log, limit=limit, cancel=call.cancel, timeout=request.timeout,
             session_id=request.session_id if in_session else None,
             fresh_session=in_session and not request.session_reuse, yield_ms=request.metadata.get("yield_ms"),
+            snapshot=snapshot, explicit_env=self._explicit_env(request) if snapshot is not None else frozenset(),
         )
+
+    def _shell_snapshot(self, call: _ToolCall, argv: list[str], confine: Callable[[Sequence[str], bool],
+                        SandboxedSpawn | None], *, network_disabled: bool) -> Snapshot | None:
+        """The snapshot for a `/…/bash -lc SCRIPT` command, taken now by the first command that needs it.
+
+        Keyed by everything that shapes what the profile sees and may do: the shell, the working directory,
+        the sandbox (mode, writable roots, network, protected paths, backend; or none under
+        danger-full-access) and the environment the profile starts from. The snapshot is taken through
+        the same `confine` as the command, so it ran in the very sandbox its users run in.
+        """
+        if len(argv) < 3 or argv[1] != "-lc" or not argv[0].startswith("/") or os.path.basename(argv[0]) != "bash":
+            return None
+        if not call.sandboxed and call.mode != "danger-full-access":
+            # A command that left the sandbox (an escalated rerun, an allow rule's) keeps its own `bash -lc`:
+            # a snapshot taken inside the sandbox must never run outside it.
+            return None
+        from ..exec.env import child_env
+        from ..exec.snapshot import take
+
+        assert self.snapshots is not None
+        base = child_env(self.command_env, None, pty=False, network_disabled=network_disabled)
+        policy = self.config.sandbox_policy(mode=call.mode, protected=self.protected_paths) if call.sandboxed else None
+        key = (argv[0], str(call.cwd), repr(policy), self.config.get("sandbox_backend"), frozenset(base.items()))
+
+        def prepare(spawn_argv: list[str]) -> tuple[list[str], Callable[[], None] | None]:
+            spawn = confine(spawn_argv, False)
+            return (spawn.argv, spawn.preexec) if spawn is not None else (spawn_argv, None)
+
+        return self.snapshots.get(key, lambda: take(argv[0], cwd=call.cwd, env=base, prepare=prepare,
+                                                    cancel=call.cancel), call.cancel)
+
+    def _explicit_env(self, request: ToolRequest) -> frozenset[str]:
+        """The variables set for this command, which win over the profile's (Codex's explicit overrides): the
+        request's env (the run's and stage's variables), the policy's `set` and our own."""
+        from ..exec.env import NETWORK_DISABLED
+
+        return frozenset({*request.env, *self.config.env_policy().set, "CODEX_ORCHESTRATOR_ATTEMPT", NETWORK_DISABLED})
 
     def _denied_by_sandbox(self, request: ToolRequest, cwd: Path, env: Mapping[str, str],
                            outcome: RuntimeOutcome) -> bool:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..exec.limit import OutputLimit
     from ..exec.pty_shell import PtyShell
     from ..exec.sessions import ExecSessionManager
+    from ..exec.snapshot import Snapshot
     from ..sandbox import SandboxedSpawn
 
 ChunkSink = Callable[[str, "Chunk"], None]
@@ -49,6 +50,10 @@ class Attempt:
     session_id: str | None = None  # run in this PTY session (created on first use)
     fresh_session: bool = False  # close the session first, if it exists
     yield_ms: int | None = None  # a PTY call may return while the command still runs
+    # Pipes mode: start `bash -lc` from this shell snapshot instead (exec/snapshot.py); `explicit` are the
+    # variables set for this command, which the profile's values do not replace.
+    snapshot: Snapshot | None = None
+    explicit_env: frozenset[str] = frozenset()
 
 
 @record
@@ -73,11 +78,17 @@ class PipesRuntime:
     def run(self, attempt: Attempt) -> RuntimeOutcome:
         from ..exec.process import run_pipes
 
-        spawn = attempt.confine(attempt.argv, False)
+        # Only the argv that is spawned changes: what the records say stays the `bash -lc` asked for.
+        argv, env = attempt.argv, attempt.env
+        pass_fds: tuple[int, ...] = ()
+        started = attempt.snapshot.spawn(argv, env, attempt.explicit_env) if attempt.snapshot is not None else None
+        if started is not None:
+            argv, env, pass_fds = started.argv, started.env, started.pass_fds
+        spawn = attempt.confine(argv, False)
         outcome = run_pipes(
-            spawn.argv if spawn else attempt.argv, cwd=attempt.cwd, env=attempt.env,
+            spawn.argv if spawn else argv, cwd=attempt.cwd, env=env,
             preexec=spawn.preexec if spawn else None, timeout=attempt.timeout, on_chunk=attempt.on_chunk,
-            log=attempt.log, cancel=attempt.cancel, limit=attempt.limit,
+            log=attempt.log, cancel=attempt.cancel, limit=attempt.limit, pass_fds=pass_fds,
         )
         return RuntimeOutcome(dict(outcome.streams), outcome.exit_code, outcome.signal, outcome.cancelled,
                               outcome.timed_out, spawn.backend if spawn else "none")
