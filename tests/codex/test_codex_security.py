@@ -7,8 +7,11 @@ program is the user's, and no stage `env` reaches Codex.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +170,52 @@ def test_the_prompt_cannot_smuggle_flags(repo: Repo, model: FakeModel, codex_env
     assert "--dangerously-bypass-approvals-and-sandbox" in model.texts(0)[-1]  # it arrived as the prompt
     assert "Read-only file system" in model.outputs(model.requests[1]["input"][-1]["call_id"])[0]
     assert not os.path.exists("/etc/codex-orch-test-should-fail")
+
+
+def test_codex_commands_cannot_write_the_run_store(repo: Repo, model: FakeModel, codex_env: dict[str, str]) -> None:
+    """Our sandbox keeps the run store read-only for every command; Codex's --sandbox workspace-write does
+    not, so the stage passes a permission profile that does (codex/permissions.py)."""
+    repo.pipeline(codex_stage())
+    model.script(Turn.exec_command("touch .runs/forged.json", call_id="forge"),
+                 Turn.exec_command("echo '{}' > out/default/state.json", call_id="state"),
+                 Turn.exec_command("echo ok > inside.txt"), Turn.message("tried"))
+    result = repo.run("start", "--format", "jsonl", env=codex_env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert not (repo.root / ".runs" / "forged.json").exists()
+    assert "Read-only file system" in model.outputs("forge")[0]
+    assert "Read-only file system" in model.outputs("state")[0]
+    assert json.loads((repo.root / "out" / "default" / "state.json").read_text())["runs"]
+    assert (repo.root / "inside.txt").exists()  # the workspace itself stays writable
+    argv = next(e["payload"]["command"] for e in events(result.stdout)
+                if e["type"] == "tool:start" and e["payload"]["tool"] == "codex")
+    assert "--sandbox" not in argv and 'default_permissions="codex-orchestrator-stage"' in argv
+
+
+@pytest.mark.parametrize("layer", ["user", "project"])
+def test_a_codex_layer_with_the_older_sandbox_settings_keeps_the_sandbox_flag(
+        repo: Repo, model: FakeModel, codex_env: dict[str, str], layer: str) -> None:
+    """Codex ignores a permission profile once any layer sets sandbox_mode; were --sandbox dropped then, a
+    layer's `danger-full-access` would win over our policy (here workspace-write, from the user's
+    environment, over the user's own Codex config). So the stage keeps --sandbox."""
+    line = 'sandbox_mode = "danger-full-access"\n'
+    codex_env = {**codex_env, "CODEX_ORCHESTRATOR_SANDBOX_MODE": "workspace-write"}
+    if layer == "user":
+        config = Path(codex_env["CODEX_HOME"]) / "config.toml"
+        config.write_text(line + config.read_text())
+    else:
+        (repo.root / ".codex").mkdir()
+        (repo.root / ".codex" / "config.toml").write_text(line)
+    outside = Path(tempfile.mkdtemp(dir="/var/tmp"))  # not /tmp: workspace-write lets Codex write there
+    repo.pipeline(codex_stage())
+    model.script(Turn.exec_command(f"echo pwned > {outside}/escaped.txt", call_id="escape"), Turn.message("tried"))
+    result = repo.run("start", "--format", "jsonl", env=codex_env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    argv = next(e["payload"]["command"] for e in events(result.stdout)
+                if e["type"] == "tool:start" and e["payload"]["tool"] == "codex")
+    assert argv[argv.index("--sandbox") + 1] == "workspace-write"
+    assert not any(arg.startswith("default_permissions=") for arg in argv)
+    try:
+        assert not (outside / "escaped.txt").exists()
+        assert "Read-only file system" in model.outputs("escape")[0]
+    finally:
+        shutil.rmtree(outside)

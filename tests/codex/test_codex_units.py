@@ -6,6 +6,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from codex_orchestrator.codex.invocation import CodexBounds, codex_argv, display_argv, toml_value
 from codex_orchestrator.codex.translate import CodexTranslator
 from codex_orchestrator.events.bus import EventBus
@@ -78,3 +80,32 @@ def test_an_mcp_tool_call_is_a_tool_run() -> None:
     complete = next(e["payload"] for e in sink.events if e["type"] == "tool:complete")
     assert complete["tool"] == "mcp_tool_call" and complete["command"] == "orchestrator/exec_command"
     assert complete["status"] == "succeeded" and complete["outputTail"] == "a.txt"
+
+
+def test_a_permission_profile_is_used_only_when_no_codex_layer_can_ask_for_the_older_settings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from codex_orchestrator.codex import permissions
+
+    home, repo = tmp_path / "home", tmp_path / "repo"
+    (repo / "sub" / ".codex").mkdir(parents=True)
+    home.mkdir(exist_ok=True)
+    system = tmp_path / "etc-codex-config.toml"
+    monkeypatch.setattr(permissions, "UNPARSED", (system,))
+
+    def reason(profile: str | None = None) -> str | None:
+        return permissions.legacy_reason(codex_home=home, cwd=repo / "sub", repo_root=repo, profile=profile)
+
+    (home / "config.toml").write_text('model = "m"\n[projects."/x"]\ntrust_level = "trusted"\n')
+    assert reason() is None
+    (home / "work.config.toml").write_text('[sandbox_workspace_write]\nnetwork_access = true\n')
+    assert "work.config.toml" in str(reason("work")) and reason() is None
+    (repo / "sub" / ".codex" / "config.toml").write_text("[profiles.x]\nsandbox_mode = 'danger-full-access'\n")
+    assert "sub/.codex/config.toml" in str(reason())  # nested tables count, untrusted projects too
+    (repo / "sub" / ".codex" / "config.toml").write_text("not [toml")
+    assert "cannot be read" in str(reason())
+    (repo / "sub" / ".codex" / "config.toml").unlink()
+    (tmp_path / ".codex").mkdir()
+    (tmp_path / ".codex" / "config.toml").write_text('sandbox_mode = "danger-full-access"\n')
+    assert reason() is None  # above the repository: not a layer of this stage
+    system.write_text("")
+    assert "exists" in str(reason())

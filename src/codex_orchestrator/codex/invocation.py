@@ -4,7 +4,10 @@ Codex never gets more than our policy allows, whatever its own config.toml or a
 profile says, because every setting that bounds it is passed explicitly and
 flags win over Codex's config files:
 
-    sandbox_mode                          -> --sandbox MODE
+    sandbox_mode                          -> --sandbox MODE, or for workspace-write a permission profile
+                                             (-c default_permissions=..., -c permissions.<name>={...}) that
+                                             also keeps the run store read-only, when Codex will honour
+                                             it (codex/permissions.py)
     approval_policy (any)                 -> -c approval_policy="never" (headless: no one to ask; a
                                              sandbox denial goes back to the model as a failure)
     sandbox_workspace_write.*             -> -c sandbox_workspace_write.{network_access, writable_roots,
@@ -43,6 +46,8 @@ class CodexBounds:
     env_ignore_default_excludes: bool
     env_exclude: tuple[str, ...]
     env_include_only: tuple[str, ...]
+    read_only: tuple[str, ...] = ()  # absolute paths Codex's commands must not write (the run store)
+    legacy_reason: str | None = "not checked"  # why --sandbox is kept; None: a permission profile is used
 
 
 def toml_value(value: Any) -> str:
@@ -71,16 +76,35 @@ def toml_value(value: Any) -> str:
         return "".join(out)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{toml_value(str(key))} = {toml_value(item)}" for key, item in value.items()) + "}"
     raise TypeError(f"no TOML literal for {type(value).__name__}")
+
+
+def uses_profile(bounds: CodexBounds) -> bool:
+    return bounds.sandbox_mode == "workspace-write" and bounds.legacy_reason is None
+
+
+def _sandbox_pairs(bounds: CodexBounds) -> list[tuple[str, Any]]:
+    if uses_profile(bounds):
+        from .permissions import PROFILE, profile_table
+
+        table = profile_table(writable_roots=bounds.writable_roots, read_only=bounds.read_only,
+                              network=bounds.network_access, exclude_tmpdir=bounds.exclude_tmpdir_env_var,
+                              exclude_slash_tmp=bounds.exclude_slash_tmp)
+        return [("default_permissions", PROFILE), (f"permissions.{PROFILE}", table)]
+    return [
+        ("sandbox_workspace_write.network_access", bounds.network_access),
+        ("sandbox_workspace_write.writable_roots", list(bounds.writable_roots)),
+        ("sandbox_workspace_write.exclude_tmpdir_env_var", bounds.exclude_tmpdir_env_var),
+        ("sandbox_workspace_write.exclude_slash_tmp", bounds.exclude_slash_tmp),
+    ]
 
 
 def overrides(bounds: CodexBounds, instructions: str | None) -> list[str]:
     pairs: list[tuple[str, Any]] = [
         ("approval_policy", "never"),
-        ("sandbox_workspace_write.network_access", bounds.network_access),
-        ("sandbox_workspace_write.writable_roots", list(bounds.writable_roots)),
-        ("sandbox_workspace_write.exclude_tmpdir_env_var", bounds.exclude_tmpdir_env_var),
-        ("sandbox_workspace_write.exclude_slash_tmp", bounds.exclude_slash_tmp),
+        *_sandbox_pairs(bounds),
         ("shell_environment_policy.inherit", bounds.env_inherit),
         ("shell_environment_policy.ignore_default_excludes", bounds.env_ignore_default_excludes),
         ("shell_environment_policy.exclude", list(bounds.env_exclude)),
@@ -99,7 +123,8 @@ def codex_argv(binary: str, *, bounds: CodexBounds, cwd: Path, prompt: str, inst
                model: str | None = None, profile: str | None = None, schema: Path | None = None,
                thread_id: str | None = None) -> list[str]:
     """`codex exec --json ... -- PROMPT`, or `codex exec --json ... resume -- THREAD PROMPT`."""
-    argv = [binary, "exec", "--json", "--skip-git-repo-check", "--color", "never", "--sandbox", bounds.sandbox_mode,
+    sandbox = [] if uses_profile(bounds) else ["--sandbox", bounds.sandbox_mode]  # --sandbox would void the profile
+    argv = [binary, "exec", "--json", "--skip-git-repo-check", "--color", "never", *sandbox,
             "--cd", str(cwd), *overrides(bounds, instructions)]
     if model:
         argv.append(f"--model={model}")
@@ -123,8 +148,12 @@ def display_argv(argv: Sequence[str]) -> list[str]:
     return shown
 
 
-def bounds_from(config: Any, *, writable_roots: Sequence[Path], cwd: Path, env: Mapping[str, str]) -> CodexBounds:
-    """Our effective settings for a stage whose fixed writable roots are `writable_roots` (pipelines/paths.py)."""
+def bounds_from(config: Any, *, writable_roots: Sequence[Path], cwd: Path, env: Mapping[str, str],
+                protected: Sequence[Path] = (), profile: str | None = None) -> CodexBounds:
+    """Our effective settings for a stage whose fixed writable roots are `writable_roots` (pipelines/paths.py);
+    `protected` (the run store) stays read-only where Codex honours a permission profile."""
+    from .permissions import legacy_reason
+
     get = config.get
     tmp_roots = {str(Path("/tmp").resolve())}
     if env.get("TMPDIR"):
@@ -140,6 +169,9 @@ def bounds_from(config: Any, *, writable_roots: Sequence[Path], cwd: Path, env: 
         env_ignore_default_excludes=bool(get("shell_environment_policy.ignore_default_excludes")),
         env_exclude=tuple(get("shell_environment_policy.exclude")),
         env_include_only=tuple(get("shell_environment_policy.include_only")),
+        read_only=tuple(str(path) for path in protected if path.exists()),
+        legacy_reason=legacy_reason(codex_home=config.codex_home, cwd=cwd, repo_root=config.repo_root,
+                                    profile=profile),
     )
 
 
@@ -149,4 +181,5 @@ def resume_prompt(prompt: str) -> str:
             "where you stopped; the original request follows.\n\n" + prompt)
 
 
-__all__ = ["CodexBounds", "bounds_from", "codex_argv", "display_argv", "overrides", "resume_prompt", "toml_value"]
+__all__ = ["CodexBounds", "bounds_from", "codex_argv", "display_argv", "overrides", "resume_prompt", "toml_value",
+           "uses_profile"]

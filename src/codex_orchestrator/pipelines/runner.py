@@ -261,7 +261,7 @@ class PipelineRunner:
             return {"stageId": stage.id, "index": index, "status": "failed", "exitCode": None, "durationMs": 0.0,
                     "summary": moved}
         bounds = bounds_from(self.config, writable_roots=self._paths.roots(run.manifest.pipeline.id, stage),
-                             cwd=cwd, env=self.env)
+                             cwd=cwd, env=self.env, protected=run.paths.protected, profile=stage.profile)
         end, code = CodexStageRun(
             config=self.config, run=run, orchestrator=orchestrator, stage=stage, index=index, cwd=cwd,
             bounds=bounds, binary=self._codex_bin, env={**self.env, **run.stage_env(stage.id)}, cancel=self.cancel,
