@@ -110,14 +110,15 @@ def test_a_profile_must_be_allowed_by_the_user(repo: Repo, model: FakeModel, cod
     result = repo.run("start", env=codex_env)
     assert result.returncode == 2 and "profile 'wide'" in result.stderr
     assert model.requests == [] and not (repo.root / ".runs").exists()
-    # Allowed by the user (trusted environment): Codex runs with it, still under our sandbox flags.
+    # Allowed by the user (trusted environment): Codex runs with it, still under our bounds (the profile file
+    # names no sandbox setting, so they go as our permission profile).
     model.script(Turn.message("with the profile"))
     allowed = {**codex_env, "CODEX_ORCHESTRATOR_CODEX_ALLOWED_PROFILES": "wide"}
     result = repo.run("start", "--format", "jsonl", env=allowed, timeout=120)
     assert result.returncode == 0, result.stderr
     argv = next(e["payload"]["command"] for e in events(result.stdout)
                 if e["type"] == "tool:start" and e["payload"]["tool"] == "codex")
-    assert "--profile=wide" in argv and "--sandbox" in argv
+    assert "--profile=wide" in argv and 'default_permissions="codex-orchestrator-stage"' in argv
 
 
 def test_the_repo_cannot_allow_profiles_or_pick_the_codex_program(repo: Repo, model: FakeModel,

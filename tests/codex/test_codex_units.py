@@ -95,6 +95,8 @@ def test_a_permission_profile_is_used_only_when_no_codex_layer_can_ask_for_the_o
     def reason(profile: str | None = None) -> str | None:
         return permissions.legacy_reason(codex_home=home, cwd=repo / "sub", repo_root=repo, profile=profile)
 
+    (home / "config.toml").write_text('model = "m"\n[permissions.codex-orchestrator-stage]\nextends = ":workspace"\n')
+    assert "codex-orchestrator-stage" in str(reason())  # could be merged into the profile we pass
     (home / "config.toml").write_text('model = "m"\n[projects."/x"]\ntrust_level = "trusted"\n')
     assert reason() is None
     (home / "work.config.toml").write_text('[sandbox_workspace_write]\nnetwork_access = true\n')

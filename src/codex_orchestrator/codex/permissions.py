@@ -28,7 +28,9 @@ PROFILE = "codex-orchestrator-stage"
 # Layers we do not parse: their presence alone keeps `--sandbox` (one of them may set sandbox_mode).
 UNPARSED = (Path("/etc/codex/config.toml"), Path("/etc/codex/managed_config.toml"),
             Path("/etc/codex/requirements.toml"))
-LEGACY_KEYS = frozenset({"sandbox_mode", "sandbox_workspace_write"})
+# A layer naming one of these keeps `--sandbox`: the older settings (Codex would ignore our profile), or
+# our profile's own name (Codex could merge that layer's entries into the profile we pass).
+CONFLICTING_KEYS = frozenset({"sandbox_mode", "sandbox_workspace_write", PROFILE})
 
 
 def legacy_reason(*, codex_home: Path, cwd: Path, repo_root: Path, profile: str | None) -> str | None:
@@ -41,8 +43,8 @@ def legacy_reason(*, codex_home: Path, cwd: Path, repo_root: Path, profile: str 
         table = _read(path)
         if isinstance(table, str):
             return table
-        if table is not None and any(key in LEGACY_KEYS for key in _keys(table)):
-            return f"{path} sets sandbox_mode or sandbox_workspace_write"
+        if table is not None and (found := next((k for k in _keys(table) if k in CONFLICTING_KEYS), None)):
+            return f"{path} sets {found}"
     return None
 
 
