@@ -19,15 +19,16 @@ from collections.abc import Callable
 class Beat:
     """A run's place in the schedule; `stop()` takes it out (at its next turn, without waking anyone)."""
 
-    __slots__ = ("beat", "interval", "stopped")
+    __slots__ = ("beat", "interval")
 
     def __init__(self, beat: Callable[[], bool], interval: float) -> None:
-        self.beat = beat  # returns False once the run no longer needs beats
+        self.beat: Callable[[], bool] | None = beat  # returns False once the run no longer needs beats
         self.interval = interval
-        self.stopped = False
 
     def stop(self) -> None:
-        self.stopped = True
+        # Drop the callback at once: the entry waits in the schedule until its turn, and must not keep the
+        # run (its recorder, manifest and bus) alive until then; a server ends hundreds of runs a second.
+        self.beat = None
 
 
 class _Scheduler:
@@ -51,13 +52,14 @@ class _Scheduler:
                 while not self._due or self._due[0][0] > time.monotonic():
                     self._cond.wait(self._due[0][0] - time.monotonic() if self._due else None)
                 _, _, beat = heapq.heappop(self._due)
-            if beat.stopped:
+            call = beat.beat
+            if call is None:
                 continue
             try:
-                again = beat.beat()
+                again = call()
             except Exception:  # a heartbeat that cannot be written (full disk) is tried again next time
                 again = True
-            if again and not beat.stopped:
+            if again and beat.beat is not None:
                 with self._cond:
                     heapq.heappush(self._due, (time.monotonic() + beat.interval, next(self._order), beat))
 
