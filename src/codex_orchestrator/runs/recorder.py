@@ -1,9 +1,11 @@
 """The manifest writer: a bus subscriber that keeps manifest.json true at every moment.
 
 It turns events into manifest updates and writes the manifest atomically after
-each one that changes it (never for output chunks). While the run is live a
-heartbeat thread refreshes `heartbeat_at`, so `status` can tell a run whose
-process died from one still working.
+each one that changes it (never for output chunks; a `tool:complete` is written
+with the `stage:end` or `run:summary` that follows it at once, or by the next
+heartbeat: `events.jsonl` has it from the start). While the run is live the
+process's heartbeat thread (heartbeat.py) refreshes `heartbeat_at`, so `status`
+can tell a run whose process died from one still working.
 """
 
 from __future__ import annotations
