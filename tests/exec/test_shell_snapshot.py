@@ -155,13 +155,30 @@ def test_the_snapshot_cannot_be_changed(tmp_path: Path) -> None:
         os.ftruncate(snapshot.fd, 0)
 
 
-def test_a_profile_that_sets_nothing_needs_no_fd(tmp_path: Path) -> None:
-    env = write_home(tmp_path / "h", tmp_path, profile="export ONLY_A_VAR=1\n", bashrc="")
-    snapshot = take(BASH, cwd=tmp_path, env=env, prepare=unconfined)
-    assert snapshot.fd == -1 and snapshot.exported["ONLY_A_VAR"] == "1"
-    spawn = snapshot.spawn([BASH, "-lc", "echo $ONLY_A_VAR"], env)
+def test_a_profile_that_changes_nothing_needs_no_fd(tmp_path: Path) -> None:
+    env = write_home(tmp_path / "h", tmp_path, profile="true\n", bashrc="")
+    snapshot = Snapshot(BASH, {}, (), "")  # what a profile that changes nothing leaves (/etc/profile sets PATH here)
+    assert snapshot.fd == -1
+    spawn = snapshot.spawn([BASH, "-lc", "echo plain"], env)
     assert spawn is not None and spawn.pass_fds == () and "BASH_ENV" not in spawn.env
-    assert run(spawn.argv, spawn.env, tmp_path).stdout == "1\n"
+    assert run(spawn.argv, spawn.env, tmp_path).stdout == "plain\n"
+
+
+def test_the_profiles_variables_never_reach_the_environment_of_the_process_we_start(tmp_path: Path) -> None:
+    """That process may be the sandbox's wrapper (bubblewrap), which runs outside the sandbox: a profile's
+    LD_PRELOAD in its environment would load a library a sandboxed command wrote. The command's own bash
+    exports them instead, after it started."""
+    env = write_home(tmp_path / "h", tmp_path, bashrc="",
+                     profile="export ONLY_A_VAR=1 LD_PRELOAD=/nonexistent/planted.so\n")
+    snapshot = take(BASH, cwd=tmp_path, env=env, prepare=unconfined)
+    assert snapshot.exported["LD_PRELOAD"] == "/nonexistent/planted.so"
+    spawn = snapshot.spawn([BASH, "-lc", "echo $ONLY_A_VAR $LD_PRELOAD; env | grep -c SNAPSHOT_KEEP"], env,
+                           explicit={"ONLY_A_VAR"})
+    assert spawn is not None
+    assert "LD_PRELOAD" not in spawn.env and "ONLY_A_VAR" not in spawn.env
+    result = run(spawn.argv, {**spawn.env, "ONLY_A_VAR": "mine"}, tmp_path, spawn.pass_fds)
+    assert result.stdout.splitlines()[0] == "mine /nonexistent/planted.so"  # the command's own value won
+    assert result.stdout.splitlines()[1] == "0"  # the list of kept names is gone before the script runs
 
 
 @pytest.mark.parametrize(("profile", "why"), [

@@ -7,9 +7,11 @@ several string stages) runs many; like Codex's shell snapshot, it runs the profi
 "Shell snapshots"):
 
 * **exported variables**, as the difference the profile made to the environment the snapshot shell was
-  given, applied to the command's environment; a variable the caller sets for the command itself (the
-  request's env, the policy's `set`, the orchestrator's own) wins over the profile, as Codex's explicit
-  overrides do;
+  given, exported by the command's own bash (in the memfd below), never put into the environment of the
+  process we start: that process may be the sandbox's wrapper (bubblewrap), and a profile's `LD_PRELOAD`
+  there would run outside the sandbox. A variable the caller sets for the command itself (the request's
+  env, the policy's `set`, the orchestrator's own) wins over the profile, as Codex's explicit overrides
+  do: its name goes to the shell in `CODEX_ORCHESTRATOR_SNAPSHOT_KEEP`, which the memfd reads and unsets;
 * **functions, aliases and shell options** (`set -o`, `shopt`) the profile changed, as bash code in a
   sealed memfd that the command's bash sources through `BASH_ENV=/proc/self/fd/N` before its script:
   its first lines unset `BASH_ENV` and close the fd, so the script never sees either.
@@ -48,6 +50,7 @@ FIXED_OPTIONS = frozenset({"shopt -s login_shell", "shopt -u login_shell", "shop
 # With one of these in the command's environment, `bash -c` would not start like the `bash -lc` it
 # replaces (BASH_ENV is ours to use; POSIXLY_CORRECT skips startup files): those commands keep `-lc`.
 BLOCKING_VARS = ("BASH_ENV", "POSIXLY_CORRECT")
+KEEP = "CODEX_ORCHESTRATOR_SNAPSHOT_KEEP"  # the names the command sets itself, which the profile's do not replace
 
 # What the login shell prints after its profile: a marker (anything the profile printed comes before it),
 # then NUL-separated sections (`declare -f` marks exported functions with `declare -fx NAME` lines).
@@ -82,8 +85,9 @@ class Snapshot:
 
     def __init__(self, shell: str, exported: Mapping[str, str], unset: Collection[str], code: str) -> None:
         self.shell = shell
-        self.exported = dict(exported)
-        self.unset = frozenset(unset)
+        self.exported = {name: value for name, value in exported.items() if _is_name(name)}
+        self.unset = frozenset(name for name in unset if _is_name(name))
+        code = _variables_code(self.exported, self.unset) + code
         self.fd = _sealed_memfd(code) if code else -1
         if self.fd >= 0:
             weakref.finalize(self, _close_quietly, self.fd)
@@ -95,18 +99,33 @@ class Snapshot:
         """
         if len(argv) < 3 or argv[0] != self.shell or argv[1] != "-lc":
             return None
-        child = dict(env)
-        for name in self.unset:
-            if name not in explicit:
-                child.pop(name, None)
-        child.update({name: value for name, value in self.exported.items() if name not in explicit})
-        if any(name in child for name in BLOCKING_VARS):
+        if any(name in env or name in self.exported for name in BLOCKING_VARS):
             return None
+        child = dict(env)
         fds: tuple[int, ...] = ()
         if self.fd >= 0:
             child["BASH_ENV"] = f"/proc/self/fd/{self.fd}"
             fds = (self.fd,)
+            keep = sorted(name for name in explicit if name in self.exported or name in self.unset)
+            if keep:
+                child[KEEP] = " ".join(keep)
         return Spawn([argv[0], "-c", *argv[2:]], child, fds)
+
+
+def _is_name(name: str) -> bool:
+    return name.isascii() and name.isidentifier()
+
+
+def _variables_code(exported: Mapping[str, str], unset: Collection[str]) -> str:
+    """Bash lines that make the profile's variable changes, each skipped for a name in $KEEP, then unset KEEP."""
+    import shlex
+
+    if not exported and not unset:
+        return ""
+    guard = f'[[ " ${{{KEEP}-}} " == *" %s "* ]] || '
+    lines = [guard % name + f"\\builtin export {name}={shlex.quote(value)}" for name, value in sorted(exported.items())]
+    lines += [guard % name + f"\\builtin unset {name}" for name in sorted(unset)]
+    return "\n".join([*lines, f"\\builtin unset {KEEP}"]) + "\n"
 
 
 def _sealed_memfd(code: str) -> int:
