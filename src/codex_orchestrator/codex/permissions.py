@@ -62,15 +62,13 @@ def _layers(codex_home: Path, cwd: Path, repo_root: Path, profile: str | None) -
 
 def _read(path: Path) -> dict[str, Any] | str | None:
     """The file's table, None if it does not exist, or why it cannot be read (a reason to stay careful)."""
-    import tomllib
+    from ..config.codex_layers import read_toml
+    from ..errors import ConfigError
 
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        return None
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        return f"{path} cannot be read ({exc})"
+        return read_toml(path)
+    except ConfigError as exc:
+        return f"cannot be read: {exc}"
 
 
 def _keys(table: dict[str, Any]) -> Iterator[str]:

@@ -214,7 +214,7 @@ def _env_changes(given: Mapping[str, str], variables: list[str]) -> tuple[dict[s
     exported = {name: value for name, value in after.items()
                 if name not in NOT_REPLAYED and given.get(name) != value}
     unset = {name for name in given
-             if name not in after and name not in NOT_REPLAYED and name.isascii() and name.isidentifier()}
+             if name not in after and name not in NOT_REPLAYED and _is_name(name)}
     return exported, unset
 
 

@@ -66,12 +66,6 @@ def update_shared(path: Path, *, within: Path, update: Callable[[Value], Value],
             _versions[path] = _Version(_key(info), value, encoded)
 
 
-def forget() -> None:
-    """Drop every kept version (tests that rewrite the files behind the process's back)."""
-    with _versions_lock:
-        _versions.clear()
-
-
 def _load(path: Path, within: Path, valid: Callable[[Any], bool], empty: Callable[[], Value],
           rebuild: Callable[[], Value]) -> Value:
     from .._files import move_aside, read_json
