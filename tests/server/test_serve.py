@@ -155,14 +155,17 @@ def test_fifty_concurrent_execs_all_complete_and_are_recorded(repo: Repo) -> Non
         assert all(r["status"] == "succeeded" for r in results)
         assert [r["summary"]["outputs"]["stdoutTail"] for r in results] == [f"call-{n}\n" for n in range(50)]
         assert len({r["runId"] for r in results}) == 50
-        for r in results:
+        for r in results:  # a call answers once its manifest is final
             assert json.loads(Path(r["manifestPath"]).read_text())["status"] == "succeeded"
-        metrics = json.loads((repo.root / ".runs" / "default" / "metrics.json").read_text())
-        runs = metrics["runs"] if isinstance(metrics, dict) else metrics
-        assert len(runs) == 50 and {m["run_id"] for m in runs} == {r["runId"] for r in results}
         quiet = {ids[n] for n in range(50) if n % 2 == 1}
         assert quiet.isdisjoint(client.events) and len(client.events) == 25  # events: false sends none
-        client.close()
+        assert client.call("shutdown") == {}  # answered once every ended run is in the shared files
+        metrics = json.loads((repo.root / ".runs" / "default" / "metrics.json").read_text())
+        assert len(metrics["runs"]) == 50 and {m["run_id"] for m in metrics["runs"]} == {r["runId"] for r in results}
+        assert metrics["totals"]["runs"] == metrics["totals"]["succeeded"] == 50
+        state = json.loads((repo.root / "out" / "default" / "state.json").read_text())
+        assert {e["status"] for e in state["runs"].values()} == {"succeeded"} and len(state["runs"]) == 50
+        assert client.close() == 0
 
 
 def test_sessions_keep_state_across_calls(repo: Repo) -> None:
@@ -245,3 +248,35 @@ def test_shutdown_stops_what_still_runs_and_says_so(repo: Repo) -> None:
         result = client.wait(running, timeout=15)["result"]
         assert result["status"] == "cancelled" and result["statusDetail"].startswith("shutdown:")
         assert client.proc.wait(15) == 0
+
+
+def test_runs_a_killed_server_had_not_yet_put_into_the_shared_files_are_added_by_the_next_update(
+        repo: Repo) -> None:
+    """The server answers before a run's lines reach state.json and metrics.json (its writer thread gathers
+    them for a moment): a `kill -9` in that moment loses no run. The next update of the task, here by a
+    CLI run, adds every run from its manifest, with its metrics record, once."""
+    with Client(repo.root) as client:
+        long = client.request("exec", {"command": "sleep 30"})  # live at the kill: becomes `interrupted`
+        ids = [client.call("exec", {"command": ["true"]})["runId"] for _ in range(5)]
+        time.sleep(0.3)  # the long run is under way (its process holds its lock)
+        ids += [client.call("exec", {"command": ["true"]})["runId"] for _ in range(3)]
+        client.proc.kill()  # within the writer's gathering time of the last answers
+        client.proc.wait()
+        assert long not in client.responses
+    state_path = repo.root / "out" / "default" / "state.json"
+    before = json.loads(state_path.read_text())["runs"] if state_path.exists() else {}
+    assert not set(ids[-3:]) & set(before) and before[ids[0]]["status"] == "succeeded"  # really pending
+
+    assert repo.run("exec", "--", "true").returncode == 0
+    state = json.loads(state_path.read_text())["runs"]
+    manifests = {m["run_id"]: m for m in repo.manifests()}
+    assert set(state) == set(manifests) and len(manifests) == 10
+    assert all(state[i]["status"] == "succeeded" for i in ids)
+    (sleeper,) = set(manifests) - set(ids) - {max(manifests)}
+    assert state[sleeper]["status"] == "interrupted" and state[sleeper]["pipeline"] == "exec"
+    metrics = json.loads((repo.root / ".runs" / "default" / "metrics.json").read_text())
+    recorded = [r["run_id"] for r in metrics["runs"]]
+    assert sorted(recorded) == sorted(manifests) and metrics["totals"]["runs"] == 10
+    assert metrics["totals"]["succeeded"] == 9 and metrics["totals"]["interrupted"] == 1
+    assert repo.run("exec", "--", "true").returncode == 0  # and only once
+    assert json.loads((repo.root / ".runs" / "default" / "metrics.json").read_text())["totals"]["runs"] == 11

@@ -194,14 +194,14 @@ class Orchestrator:
         return where
 
     def _config(self, cwd: Path, sandbox: str | None, policy: str | None) -> Config:
-        from ..config import load_config
+        from ..config.resolver import load_config_cached
 
         flags: dict[str, Any] = {}
         if sandbox or self.sandbox:
             flags["sandbox_mode"] = sandbox or self.sandbox
         if policy or self.approval_policy:
             flags["approval_policy"] = policy or self.approval_policy
-        return load_config(cwd, flags, self.env)
+        return load_config_cached(cwd, flags, self.env)
 
     def _task(self, task: str | None, config: Config) -> str:
         from ..runs.ids import resolve_task_id

@@ -69,10 +69,14 @@ def run(args: argparse.Namespace) -> int:
     # in read() that nothing can cancel; the runs are closed and recorded below, and the process exits.
     loop = asyncio.new_event_loop()
     signum = 0
+    from ..runs import views
+
+    views.defer()  # tool calls answer before their lines in state.json/metrics.json are written (views.py)
     try:
         signum = loop.run_until_complete(_serve(service, __version__))
     finally:
         service.close(signum)
+        views.flush()
     return 128 + signum if signum else 0
 
 

@@ -19,6 +19,8 @@ variable, or Codex's `[projects."<root>"] trust_level = "trusted"`.
 from __future__ import annotations
 
 import os
+import stat
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -246,6 +248,73 @@ def load_config(
     return Config(settings, repo_root, repo_config_path, document, home, codex_path, home_path,
                   project_trusted=project_trusted, profile=profile,
                   project_config_path=Path(project.where) if project else None, layers=layers)
+
+
+_CACHE_SIZE = 16
+_cached: dict[tuple[Any, ...], tuple[tuple[Any, ...], Config]] = {}
+_cached_lock = threading.Lock()
+
+
+def load_config_cached(cwd: Path, flags: Mapping[str, Any], env: Mapping[str, str]) -> Config:
+    """`load_config` for a long-lived process that resolves the same folders again and again (`serve`, the
+    Python API): a copy of the last result for the same folder, flags and environment while every file it
+    came from, or could have come from, is unchanged (`_sources`: each is `stat`ed, about 30 us in all,
+    against 250 us to resolve). A file created, removed, edited or replaced anywhere in that list is read
+    afresh at the next call, so a repo that tightens its config mid-session is obeyed from its next call."""
+    cwd = cwd.resolve()
+    key = (str(cwd), repr(sorted(flags.items())), frozenset(env.items()))
+    with _cached_lock:
+        hit = _cached.get(key)
+    if hit is not None:
+        sources, config = hit
+        if _stamp(sources[0]) == sources[1]:
+            return _copy(config)
+    config = load_config(cwd, flags, env)
+    paths = _sources(cwd, config, env)
+    with _cached_lock:
+        _cached.pop(key, None)
+        _cached[key] = ((paths, _stamp(paths)), config)
+        while len(_cached) > _CACHE_SIZE:
+            del _cached[next(iter(_cached))]
+    return _copy(config)
+
+
+def _sources(cwd: Path, config: Config, env: Mapping[str, str]) -> tuple[str, ...]:
+    """Every path `load_config` looked at for this result: the repo configs and `.git` of each folder from
+    `cwd` up to where the search stopped, the Codex and orchestrator config files, the trusted project's
+    `.codex/config.toml`."""
+    folders = [config.repo_root] if env.get("CODEX_ORCHESTRATOR_ROOT") else []
+    for folder in () if folders else (cwd, *cwd.parents):  # as find_repo_root searches
+        folders.append(folder)
+        if any((folder / name).is_file() for name in REPO_CONFIG_NAMES) or (folder / ".git").exists():
+            break
+    paths = [str(folder / name) for folder in folders for name in (*REPO_CONFIG_NAMES, ".git")]
+    paths += [str(config.codex_config_path), str(config.home_config_path),
+              str(config.repo_root / ".codex" / "config.toml")]
+    if config.profile is not None:
+        paths.append(str(config.codex_home / f"{config.profile}.config.toml"))
+    return tuple(paths)
+
+
+def _stamp(paths: tuple[str, ...]) -> tuple[Any, ...]:
+    """What each path is now (a link is told from its target): gone, or its identity, size and mtime."""
+    out: list[Any] = []
+    for path in paths:
+        try:
+            info = os.lstat(path)
+            target = os.stat(path) if stat.S_ISLNK(info.st_mode) else info
+        except OSError:
+            out.append(None)
+            continue
+        out.append((info.st_ino, info.st_mode, target.st_ino, target.st_size, target.st_mtime_ns))
+    return tuple(out)
+
+
+def _copy(config: Config) -> Config:
+    """A copy whose settings a caller may change without changing the cached one."""
+    fresh = object.__new__(Config)
+    fresh.__dict__.update(config.__dict__, settings=dict(config.settings))
+    return fresh
 
 
 def _repo(cwd: Path, env: Mapping[str, str]) -> tuple[Path, Path | None]:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from ..events.bus import EventBus, Subscriber, utc_timestamp
 from ..events.sinks import JsonlFileSink
 from ..events.version import SCHEMA_VERSION
+from . import views
 from .ids import new_run_id
 from .manifest import (
     CommandRecord,
@@ -282,11 +283,9 @@ class ActiveRun:
             if summary["status"] != "succeeded":
                 RunStore.keep_token(self.paths)  # before the final manifest says it can be resumed
             self.bus.publish("run:summary", summary)
-            # Metrics first: if the process dies between the two, the next update of the task finds the run
-            # still `in_progress` in state.json, corrects it and adds its record only if it is missing.
-            manifest = m.to_dict()
-            RunStore.append_metrics(self.paths, metrics_record(manifest, summary["metrics"]["latencyMs"]))
-            RunStore.record_state(self.paths, state_entry(manifest, self.paths.manifest))
+            manifest = self.recorder.written or m.to_dict()  # the final manifest, just written
+            views.finished(self.paths, state_entry(manifest, self.paths.manifest),
+                           metrics_record(manifest, summary["metrics"]["latencyMs"]))
             self._call_hooks("after_summary")
         except StorageError:
             if summary["status"] == "succeeded" or not self.storage_failed:
@@ -295,9 +294,6 @@ class ActiveRun:
         finally:
             with contextlib.suppress(StorageError):
                 self.bus.close()
-            from .store import release_reserve
-
-            release_reserve(self.paths)
             self.lock.release()
 
     def _call_hooks(self, name: str, *args: Any) -> None:

@@ -20,7 +20,7 @@ from .._files import write_json_atomic
 from ..events.bus import utc_timestamp
 from ..metrics.figures import APPROVED
 from .manifest import ChildRunRecord, FileChangeRecord, Manifest, NotificationRecord
-from .store import RunPaths, RunStore, process_alive, state_entry
+from .store import RunPaths, process_alive, state_entry
 
 if TYPE_CHECKING:
     from ..events.protocol import Envelope
@@ -38,6 +38,7 @@ class ManifestRecorder:
         self._lock = threading.RLock()
         self._interval = heartbeat_interval
         self._heartbeat: Beat | None = None
+        self.written: dict[str, Any] | None = None  # the manifest as last written (read, never changed)
 
     # --- writing
 
@@ -47,13 +48,14 @@ class ManifestRecorder:
         version loses nothing the final write would not have replaced (docs/manifest.md)."""
         with self._lock:
             self.manifest.updated_at = utc_timestamp()
-            write_json_atomic(self.paths.manifest, self.manifest.to_dict(), fsync=durable,
-                              within=self.paths.root)
+            self.written = self.manifest.to_dict()
+            write_json_atomic(self.paths.manifest, self.written, fsync=durable, within=self.paths.root)
 
     def write_state(self) -> None:
-        """The run's `in_progress` entry in state.json, written when it starts: what lets the next update
-        of the task correct it if the process dies before its final entry (store._mark_interrupted)."""
-        RunStore.record_state(self.paths, state_entry(self.manifest.to_dict(), self.paths.manifest))
+        """The run's `in_progress` entry in state.json (views.py says when it is written)."""
+        from . import views
+
+        views.started(self.paths, state_entry(self.written or self.manifest.to_dict(), self.paths.manifest))
 
     def set_notifications(self, records: list[NotificationRecord]) -> None:
         """The deliveries of the run's notifications, known only after run:summary (docs/notifications.md)."""

@@ -1,15 +1,18 @@
 """Where runs live on disk, and the files shared by every run of a task.
 
     .runs/<task>/cli/<run-id>/manifest.json, events.jsonl, run-summary.json,
-                              commands/NN-<stage>.log, .resume-token, instructions.md
+                              commands/NN-<stage>.log, .resume-token, .lock, instructions.md
     .runs/<task>/metrics.json   one record per finished run (shared, locked)
+    .runs/<task>/.reserve.<pid>.0.tmp   room kept for the last records of that process's runs
     out/<task>/state.json       latest status of the task's runs (shared, locked)
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import threading
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,12 +62,6 @@ class RunPaths:
         return self.run_dir / "run-summary.json"
 
     @cached_property
-    def reserve(self) -> Path:
-        """Room kept for the run's last records: freed when the disk is full, so that the final manifest,
-        summary and metrics can still be written (docs/manifest.md)."""
-        return self.run_dir / ".reserve"
-
-    @cached_property
     def resume_token(self) -> Path:
         return self.run_dir / ".resume-token"
 
@@ -98,23 +95,21 @@ class RunStore:
         """Make the run directory, complete, in one step: it is built under a hidden name (its resume
         token, its lock, held, and its first manifest) and renamed into place, so a `kill -9` at any moment
         never leaves a run directory without a manifest. Returns the run's lock, held."""
-        from .._files import move_aside
+        from .._files import move_aside, write_new
         from .lock import RunLock
 
         validate_task_id(paths.task_id)
         staging = RunPaths(self.root, paths.task_id, f".{paths.run_id}.creating")
         make_dirs(staging.run_dir / "commands", within=self.root)
         _ignore_in_git(self.root / ".runs", self.root)
-        # Not fsynced here: only a run that ends unsucceeded can be resumed, and its end flushes the token
-        # (`keep_token`); in between, nothing else of the run is flushed either (docs/manifest.md).
-        write_text_atomic(staging.resume_token, os.urandom(16).hex() + "\n", mode=0o600, fsync=False,
-                          within=self.root)
+        # Written in place, not fsynced: the directory's rename publishes them. Only a run that ends
+        # unsucceeded can be resumed, and its end flushes the token (`keep_token`); an in-progress manifest
+        # is superseded within milliseconds, and only the final one is flushed (docs/manifest.md).
+        write_new(staging.resume_token, (os.urandom(16).hex() + "\n").encode(), mode=0o600, within=self.root)
         reserve_room(staging)
         lock = RunLock.acquire(staging)
         try:
-            # Not fsynced: an in-progress manifest is superseded within milliseconds, and only the final
-            # one is flushed (docs/manifest.md).
-            write_text_atomic(staging.manifest, dump_json(manifest), fsync=False, within=self.root)
+            write_new(staging.manifest, dump_json(manifest).encode(), within=self.root)
             move_aside(staging.run_dir, "", within=self.root, to=paths.run_dir)
         except BaseException:
             lock.release()
@@ -187,6 +182,8 @@ class RunStore:
         def update(state: dict[str, Any]) -> dict[str, Any]:
             runs: dict[str, Any] = state["runs"]
             runs.update(entries)
+            if (paths.root, paths.task_id) not in _looked:
+                _add_missing(paths, runs)
             _mark_interrupted(paths, runs, skip=entries.keys())
             return _trim_state(state)
 
@@ -294,12 +291,52 @@ def _mark_interrupted(paths: RunPaths, runs: dict[str, Any], *, skip: Any = ()) 
             runs[run_id] = {**entry, **state_entry(manifest, other.manifest)}  # a stale entry: the run ended
             RunStore.append_metrics(other, metrics_record(manifest, None))  # once: keyed by run id
             continue
-        runs[run_id] = {**entry, "status": "interrupted",
+        known = state_entry(manifest, other.manifest) if manifest is not None else {}
+        runs[run_id] = {**entry, **known, "status": "interrupted",
                         "status_detail": "no orchestrator process holds the run any more (it was killed or crashed)"}
         if manifest is None:
             continue
         manifest["status"] = "interrupted"
         RunStore.append_metrics(other, metrics_record(manifest, None))
+
+
+_looked: set[tuple[Path, str]] = set()  # tasks whose run directories this process has compared with state.json
+
+
+def heal_next_update(paths: RunPaths) -> None:
+    """An update of the task's shared files failed: the next one looks for the runs it left out."""
+    _looked.discard((paths.root, paths.task_id))
+
+
+def _add_missing(paths: RunPaths, runs: dict[str, Any]) -> None:
+    """Runs of the task that have a directory but no entry, because their process died before it wrote any
+    (a server hands its entries to a writer thread, views.py) or an update failed: each gets an `in_progress`
+    entry, which `_mark_interrupted` then settles from its manifest, with its metrics record. Once per
+    process and task (one directory listing), and again after a failed update. Runs older than the oldest
+    entry kept are left alone (they were trimmed, not lost); so are live ones: their own process writes them.
+    """
+    from .._files import _directory
+    from .lock import lock_held
+
+    _looked.add((paths.root, paths.task_id))
+    cli_dir = paths.task_dir / "cli"
+    try:
+        with _directory(cli_dir, paths.root, create=False) as dir_fd:
+            names = os.listdir(dir_fd)
+    except OSError:
+        return
+    floor = min(runs) if len(runs) >= STATE_KEEP_RUNS else ""
+    for name in names:
+        if name in runs or name <= floor or name.startswith("."):
+            continue
+        other = RunPaths(paths.root, paths.task_id, name)
+        try:
+            validate_run_id(name)
+            if lock_held(other) is not False:
+                continue  # live (its process writes its entry), or made by a version without run locks
+        except (OSError, OrchestratorError):
+            continue
+        runs[name] = {"run_id": name, "status": "in_progress", "manifest": str(other.manifest)}
 
 
 def _trim_state(state: dict[str, Any]) -> dict[str, Any]:
@@ -362,14 +399,31 @@ def _update_shared(paths: RunPaths, path: Path, update: Any, valid: Any, rebuild
 
 
 RESERVE_BYTES = 256 * 1024  # a final manifest with many tool runs, its summary, and the shared files
+_reserves: dict[Path, tuple[int, RunPaths]] = {}  # task directory -> (the pid that made its reserve, a run)
+_reserves_lock = threading.Lock()
+_reserves_at_exit: list[object] = []  # the atexit handler, once registered
+
+
+def _reserve_name() -> str:
+    """The process's reserve in a task directory. Named like a temporary file of this pid, so that once the
+    process is gone (a `kill -9`) the next update of metrics.json there sweeps it (`_files.sweep_temps`)."""
+    return f".reserve.{os.getpid()}.0.tmp"
 
 
 def reserve_room(paths: RunPaths) -> None:
-    """Set aside RESERVE_BYTES for the run's last records (allocated, not written: posix_fallocate)."""
+    """Set aside RESERVE_BYTES for the last records of this process's runs of the task (allocated, not
+    written: posix_fallocate). One file per process and task, made by its first run and kept for the next
+    ones (a server runs thousands), removed when the process exits or a write fails for lack of space."""
     from .._files import open_file
 
+    with _reserves_lock:
+        if _reserves.get(paths.task_dir, (0,))[0] == os.getpid():
+            return
+        if not _reserves_at_exit:
+            _reserves_at_exit.append(atexit.register(_drop_reserves))
+        _reserves[paths.task_dir] = (os.getpid(), paths)
     try:
-        fd = open_file(paths.reserve, os.O_WRONLY | os.O_CREAT, within=paths.root, mode=0o600)
+        fd = open_file(paths.task_dir / _reserve_name(), os.O_WRONLY | os.O_CREAT, within=paths.root, mode=0o600)
     except OSError:
         return  # no room even for that: the run fails at its first write, as before
     try:
@@ -381,14 +435,25 @@ def reserve_room(paths: RunPaths) -> None:
 
 
 def release_reserve(paths: RunPaths) -> None:
-    """Give the reserved room back: when a write failed for lack of space, and when the run ends."""
+    """Give the reserved room back: a write failed for lack of space (the next run sets it aside again)."""
     from .._files import _directory
 
+    with _reserves_lock:
+        if _reserves.pop(paths.task_dir, (0,))[0] != os.getpid():
+            return
     try:
-        with _directory(paths.run_dir, paths.root, create=False) as dir_fd:
-            os.unlink(paths.reserve.name, dir_fd=dir_fd)
+        with _directory(paths.task_dir, paths.root, create=False) as dir_fd:
+            os.unlink(_reserve_name(), dir_fd=dir_fd)
     except OSError:
         pass
+
+
+def _drop_reserves() -> None:
+    """At exit. Only this process's: a forked child that exits through Python must not drop its parent's."""
+    with _reserves_lock:
+        mine = [paths for pid, paths in _reserves.values() if pid == os.getpid()]
+    for paths in mine:
+        release_reserve(paths)
 
 
 def _ignore_in_git(folder: Path, root: Path) -> None:

@@ -161,6 +161,9 @@ class Handlers:
         Params(raw, ())
         self.server.shutdown_requested = True
         self.server.shutting_down.set()  # the read loop stops within its poll interval
+        from ..runs import views
+
+        views.flush()  # the answer means: every run ended so far is in state.json and metrics.json
         return {}
 
     # ------------------------------------------------------------------ exec
@@ -335,9 +338,9 @@ class Handlers:
         return forwarder, _Tee(forwarder, _RunWatcher(self, token))
 
     def _config(self, cwd: Path, flags: dict[str, Any]) -> Config:
-        from ..config import load_config
+        from ..config.resolver import load_config_cached
 
-        return load_config(cwd, flags, self.server.env)
+        return load_config_cached(cwd, flags, self.server.env)
 
     def _task(self, params: Params, config: Config) -> str:
         from ..runs.ids import resolve_task_id

@@ -80,6 +80,9 @@ class Server:
         def stop(received: int, frame: Any) -> None:
             raise _Stop(received)
 
+        from ..runs import views
+
+        views.defer()  # calls answer before their lines in state.json/metrics.json are written (views.py)
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             for line in self._lines():
@@ -207,6 +210,9 @@ class Server:
             future.result() if future.done() else _wait(future)
         self._pool.shutdown(wait=True)
         self.handlers.close()
+        from ..runs import views
+
+        views.flush()
 
 
 def _wait(future: Future[None]) -> None:
