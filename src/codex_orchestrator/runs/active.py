@@ -140,9 +140,7 @@ class ActiveRun:
         cls, paths: RunPaths, manifest: Manifest, config: Config, subscribers: Iterable[Subscriber],
         lock: RunLock,
     ) -> ActiveRun:
-        manifest.pid = os.getpid()
-        manifest.pid_start_time = process_start_time(os.getpid())
-        manifest.host = os.uname().nodename
+        manifest.pid, manifest.pid_start_time, manifest.host = _this_process()
         bus = EventBus()
         recorder = ManifestRecorder(manifest, paths, float(config.get("heartbeat_interval_seconds")))
         bus.subscribe(recorder)
@@ -304,6 +302,17 @@ class ActiveRun:
             except Exception as exc:
                 label = getattr(hook, "name", None) or type(hook).__name__
                 print(f"codex-orchestrator: warning: {label}: {exc}", file=sys.stderr)
+
+_process: tuple[int, int | None, str] | None = None
+
+
+def _this_process() -> tuple[int, int | None, str]:
+    """(pid, its start time, host) for the manifest: read once per process (a server creates thousands of runs)."""
+    global _process
+    if _process is None or _process[0] != os.getpid():  # a forked child is another process
+        _process = (os.getpid(), process_start_time(os.getpid()), os.uname().nodename)
+    return _process
+
 
 def _tokens(m: Manifest) -> dict[str, Any]:
     """`tokens` for run:summary.metrics when a codex stage reported usage (docs/codex.md)."""
