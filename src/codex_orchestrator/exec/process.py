@@ -59,6 +59,8 @@ class ExecsDirectly(Protocol):
     """A preexec that can also start the command itself (the built-in sandbox's `Confinement`): it is told
     the command before the spawn, so that `Popen`'s child never returns to exec it (docs/sandbox.md)."""
 
+    def __call__(self) -> None: ...
+
     def exec_directly(self, command: Any) -> None: ...
 
 
