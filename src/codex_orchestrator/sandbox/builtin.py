@@ -85,14 +85,14 @@ def _rules(layout: FsLayout) -> list[landlock.Rule]:
     """Read everywhere except /dev (listing directories is allowed everywhere), write the writable roots,
     and open the allowed devices. The private /dev/shm, a fresh /proc and the command's own terminal
     exist only in the child: it grants them itself (`Confinement._grant_in_child`)."""
-    rules = [landlock.Rule(Path("/"), landlock.READ_DIR)]
+    rules = [landlock.Rule("/", landlock.READ_DIR)]
     try:
         top = sorted(os.listdir("/"))
     except OSError:
         top = []
-    rules += [landlock.Rule(Path("/", name), landlock.READ) for name in top if name != "dev"]
+    rules += [landlock.Rule("/" + name, landlock.READ) for name in top if name != "dev"]
     rules += [landlock.Rule(root, ALL_RIGHTS) for root in layout.writable]
-    rules += [landlock.Rule(Path(device), DEVICE_RIGHTS) for device in DEVICES]
+    rules += [landlock.Rule(device, DEVICE_RIGHTS) for device in DEVICES]
     return rules
 
 
