@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_sandbox.py [--runs 50] [--write]
 
 Every sandboxed row includes `prepare()` (layout, Landlock ruleset, argv), since the
-exec runtime prepares each command afresh, and spawns through the runtime's `run_pipes`. `--write` puts the table into docs/benchmarks.md.
+exec runtime prepares each command afresh, and spawns through the runtime's `run_pipes`.
+`--write` puts the table into docs/benchmarks.md.
 To compare another tool, append a (label, argv or callable) case to `cases()`.
 """
 

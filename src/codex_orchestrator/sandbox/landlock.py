@@ -19,7 +19,6 @@ from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
-
 # The landlock syscalls have the same numbers on every architecture.
 SYS_CREATE_RULESET = 444
 SYS_ADD_RULE = 445
