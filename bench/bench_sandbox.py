@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_sandbox.py [--runs 50] [--write]
 
 Every sandboxed row includes `prepare()` (layout, Landlock ruleset, argv), since the
-exec runtime prepares each command afresh. `--write` puts the table into docs/benchmarks.md.
+exec runtime prepares each command afresh, and spawns through the runtime's `run_pipes`.
+`--write` puts the table into docs/benchmarks.md.
 To compare another tool, append a (label, argv or callable) case to `cases()`.
 """
 
@@ -20,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from _harness import ROOT, ms, p95, reference_bin, run_timed, table, update_doc_section
+from codex_orchestrator.exec.process import run_pipes
 from codex_orchestrator.sandbox import SandboxMode, SandboxPolicy, prepare
 from codex_orchestrator.sandbox.spawn import backend_status
 
@@ -55,10 +57,10 @@ def sandboxed(policy: SandboxPolicy, argv: list[str], cwd: Path, backend: str) -
     env = dict(os.environ)
 
     def spawn() -> int:
+        # Through the exec runtime's own spawn (`run_pipes`), which the built-in backend's fast path needs.
         prepared = prepare(policy, argv, cwd, env, backend=backend)
-        return subprocess.run(prepared.argv, cwd=cwd, env=env, preexec_fn=prepared.preexec,
-                              start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, close_fds=True).returncode
+        outcome = run_pipes(prepared.argv, cwd=cwd, env=env, preexec=prepared.preexec)
+        return -1 if outcome.exit_code is None else outcome.exit_code
 
     return spawn
 

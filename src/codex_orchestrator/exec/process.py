@@ -30,7 +30,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
 
 from .._record import field, record
 from ..errors import OrchestratorError
@@ -52,6 +52,16 @@ DRAIN_IDLE = 0.25
 DRAIN_MAX = 5.0
 # Without pidfd support the leader is polled this often while its pipes are open.
 POLL_INTERVAL = 0.05
+
+
+@runtime_checkable
+class ExecsDirectly(Protocol):
+    """A preexec that can also start the command itself (the built-in sandbox's `Confinement`): it is told
+    the command before the spawn, so that `Popen`'s child never returns to exec it (docs/sandbox.md)."""
+
+    def __call__(self) -> None: ...
+
+    def exec_directly(self, command: Any) -> None: ...
 
 
 class SpawnError(OrchestratorError):
@@ -144,11 +154,7 @@ def run_pipes(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
     if not argv:
         raise ValueError("run_pipes needs a non-empty argv")
     try:
-        proc = subprocess.Popen(
-            list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, start_new_session=True, close_fds=True, preexec_fn=preexec,
-            pass_fds=pass_fds,
-        )
+        proc = _popen(argv, cwd, env, preexec, pass_fds)
     except subprocess.SubprocessError as exc:  # raised for an exception inside preexec_fn
         raise SpawnError(f"could not start {argv[0]!r}: the sandbox set-up failed ({exc})") from exc
     except OSError as exc:
@@ -159,6 +165,61 @@ def run_pipes(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
     exit_code, signum = exit_status(returncode)
     duration_ms = (time.monotonic() - started) * 1000
     return ProcessOutcome(exit_code, signum, duration_ms, run.timed_out, run.cancelled, proc.pid, streams, limit)
+
+
+def _popen(argv: Sequence[str], cwd: Path, env: Mapping[str, str], preexec: Callable[[], None] | None,
+           pass_fds: tuple[int, ...]) -> subprocess.Popen[bytes]:
+    """Spawn with pipes in a new session. A preexec that `ExecsDirectly` is told the command, starts it
+    itself, and reports an exec failure on a pipe of ours, raised here as `Popen` would raise it."""
+    if not isinstance(preexec, ExecsDirectly):
+        return subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True, close_fds=True, preexec_fn=preexec,
+                                pass_fds=pass_fds)
+    from ..sandbox.builtin import Command
+
+    report_r, report_w = os.pipe()
+    try:
+        preexec.exec_directly(Command(_executables(argv[0], env), list(argv), dict(env), pass_fds, report_w))
+        try:
+            proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                    close_fds=True, preexec_fn=preexec, pass_fds=pass_fds)
+        finally:
+            preexec.exec_directly(None)
+            os.close(report_w)
+        # Popen returned: the init has exec'd the command or written why it could not (then exited).
+        os.set_blocking(report_r, False)
+        try:
+            report = os.read(report_r, 64)
+        except BlockingIOError:
+            report = b""
+    finally:
+        os.close(report_r)
+    if report:
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        proc.wait()
+        raise _exec_error(report, argv[0])
+    return proc
+
+
+def _executables(program: str, env: Mapping[str, str]) -> tuple[bytes, ...]:
+    """The PATH candidates, as `subprocess` computes them for `_posixsubprocess` (the child's PATH)."""
+    executable = os.fsencode(program)
+    if os.path.dirname(executable):
+        return (executable,)
+    return tuple(os.path.join(os.fsencode(directory), executable) for directory in os.get_exec_path(dict(env)))
+
+
+def _exec_error(report: bytes, program: str) -> OSError:
+    """`OSError:<hex errno>:` as `_posixsubprocess` writes it, turned into the OSError `Popen` raises."""
+    try:
+        _kind, hex_errno, _ = report.split(b":", 2)
+        number = int(hex_errno, 16)
+    except ValueError:
+        return OSError(0, f"bad exec report {report!r}")
+    return OSError(number, os.strerror(number), program)
 
 
 class _PipeRun:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import gc
 import os
 import stat
 import subprocess
@@ -69,6 +70,8 @@ IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
 
 EXIT_SETUP_FAILED = 71
+SYS_CLOSE_RANGE = 436  # the same number on every architecture
+CLOSE_RANGE_CLOEXEC = 1 << 2
 MIN_ABI = 2  # ABI 1 refuses every rename or link across directories, which breaks ordinary tools
 
 # The devices a command may open (as Codex's sandbox offers them); every other node under /dev, and
@@ -82,14 +85,14 @@ def _rules(layout: FsLayout) -> list[landlock.Rule]:
     """Read everywhere except /dev (listing directories is allowed everywhere), write the writable roots,
     and open the allowed devices. The private /dev/shm, a fresh /proc and the command's own terminal
     exist only in the child: it grants them itself (`Confinement._grant_in_child`)."""
-    rules = [landlock.Rule(Path("/"), landlock.READ_DIR)]
+    rules = [landlock.Rule("/", landlock.READ_DIR)]
     try:
         top = sorted(os.listdir("/"))
     except OSError:
         top = []
-    rules += [landlock.Rule(Path("/", name), landlock.READ) for name in top if name != "dev"]
+    rules += [landlock.Rule("/" + name, landlock.READ) for name in top if name != "dev"]
     rules += [landlock.Rule(root, ALL_RIGHTS) for root in layout.writable]
-    rules += [landlock.Rule(Path(device), DEVICE_RIGHTS) for device in DEVICES]
+    rules += [landlock.Rule(device, DEVICE_RIGHTS) for device in DEVICES]
     return rules
 
 
@@ -107,11 +110,26 @@ def _bind_plan(path: Path) -> tuple[bytes, int, bool]:
     return bytes(path), remount, stat.S_ISREG(info.st_mode)
 
 
+class Command:
+    """What the init starts itself with `posix_spawn` (see `Confinement.exec_directly`): the tail of
+    `_posixsubprocess`'s child code, after the preexec, done by the init."""
+
+    __slots__ = ("argv", "env", "executables", "keep_fds", "report_fd")
+
+    def __init__(self, executables: tuple[bytes, ...], argv: list[str], env: dict[str, str],
+                 keep_fds: tuple[int, ...], report_fd: int) -> None:
+        self.executables = executables  # the PATH search, done in the parent exactly as subprocess does it
+        self.argv, self.env = argv, env
+        self.keep_fds = tuple(sorted(keep_fds))  # pass_fds: every other descriptor is closed on exec
+        self.report_fd = report_fd  # an exec failure is written here as "OSError:<hex errno>:"
+
+
 class Confinement:
     """The preexec callable of the built-in backend; owns the Landlock ruleset fd until collected."""
 
     def __init__(self, layout: FsLayout, *, abi: int, mount_private: bool = False) -> None:
         self._lib = landlock.libc()
+        _pylibc()  # loaded here, not in the child
         self._lib.unshare.argtypes = (ctypes.c_int,)
         self._lib.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
                                     ctypes.c_void_p)
@@ -141,12 +159,24 @@ class Confinement:
         self._nnp_args = (ctypes.c_int(PR_SET_NO_NEW_PRIVS), ctypes.c_ulong(1), zero, zero, zero)
         self._restrict_args = (ctypes.c_long(landlock.SYS_RESTRICT_SELF), ctypes.c_long(self._ruleset),
                                ctypes.c_long(0))
+        self._command: Command | None = None
 
     def close(self) -> None:
         self._finalizer()
 
+    def exec_directly(self, command: Command | None) -> None:
+        """Let the init start `command` with `posix_spawn` (vfork semantics) instead of forking a copy of
+        itself that returns into `_posixsubprocess` to exec: one copy of a big Python process less per
+        spawn. The caller sets it right before its `Popen` and clears it (None) right after; the argv given
+        to `Popen` is then never executed, and an exec failure comes back on `command.report_fd` in
+        `_posixsubprocess`'s own format. Without it (None), the classic path: the preexec returns in the
+        command's process and `Popen` execs it."""
+        self._command = command
+
     def __call__(self) -> None:
-        # Runs in the forked child: syscalls on prepared data only.
+        # Runs in the forked child: syscalls on prepared data only. Every page Python writes here is a
+        # copy-on-write fault against the orchestrator's memory: no garbage collection pass over its heap.
+        gc.disable()
         try:
             self._confine()
         except BaseException:
@@ -170,7 +200,9 @@ class Confinement:
             _protect(lib, path, remount, may_vanish=may_vanish)
         alive_r, alive_w = os.pipe()  # the init sees EOF on alive_r once the waiter is gone
         status_r, status_w = os.pipe()  # the init reports the command's raw wait status here
-        init = os.fork()  # pid 1 of the new pid namespace
+        init = _fork()  # pid 1 of the new pid namespace
+        if init < 0:
+            _die(b"fork")
         if init == 0:
             os.close(alive_w)
             os.close(status_r)
@@ -206,11 +238,14 @@ class Confinement:
             _die(b"prctl(PR_SET_NO_NEW_PRIVS)")
         if lib.syscall(*self._restrict_args) != 0:
             _die(b"landlock_restrict_self")
-        command = os.fork()
-        if command == 0:
-            os.close(alive_r)
-            os.close(status_w)
-            return  # the runtime's child code goes on to exec the command
+        if self._command is not None:
+            command = _spawn(lib, self._command)
+        else:
+            command = os.fork()
+            if command == 0:
+                os.close(alive_r)
+                os.close(status_w)
+                return  # the runtime's child code goes on to exec the command
         _close_all_but([alive_r, status_w], self._max_fd)
         while True:  # reap everything; when the command ends, report and go (the namespace goes with us)
             try:
@@ -260,6 +295,70 @@ class Confinement:
                 _die(b"granting " + path)
             finally:
                 os.close(fd)
+
+
+def _fork() -> int:
+    """fork(2) without Python's at-fork machinery, which costs ~0.7 ms a fork of a big process here (its
+    hooks and thread bookkeeping touch pages, each a copy-on-write fault). Safe here only: the caller is
+    the child `_posixsubprocess` forked, in which `PyOS_AfterFork_Child` already left one thread, and
+    `PyDLL` keeps the GIL held across the call, so both sides resume as that one thread."""
+    result: int = _pylibc().fork()
+    return result
+
+
+@cache
+def _pylibc() -> ctypes.PyDLL:
+    lib = ctypes.PyDLL(None, use_errno=True)
+    lib.fork.restype = ctypes.c_int
+    return lib
+
+
+def _spawn(lib: ctypes.CDLL, command: Command) -> int:
+    """Start the command from the init as `_posixsubprocess` would after the preexec: every descriptor but
+    0-2 and the passed ones closed on exec (`close_fds`), then each PATH candidate tried in order, the
+    first error other than ENOENT/ENOTDIR reported. Session, process group, cwd and fds 0-2 were set up
+    before the preexec and are inherited. An exec failure is reported as `_posixsubprocess` reports it,
+    and the init exits 255 like its child would have."""
+    _cloexec_all_but(lib, command.keep_fds)
+    saved = 0
+    last = errno.ENOENT
+    for executable in command.executables:
+        try:
+            # Each posix_spawn is a clone: skip the PATH entries where the exec could only fail with
+            # ENOENT/ENOTDIR (as most do), and let every other case reach the exec for its own errno.
+            os.stat(executable)
+            return os.posix_spawn(executable, command.argv, command.env)
+        except OSError as exc:
+            last = exc.errno or errno.ENOENT
+            if last not in (errno.ENOENT, errno.ENOTDIR) and saved == 0:
+                saved = last
+    with contextlib.suppress(OSError):
+        os.write(command.report_fd, b"OSError:%x:" % (saved or last))
+    os._exit(255)
+
+
+def _cloexec_all_but(lib: ctypes.CDLL, keep: tuple[int, ...]) -> None:
+    """Mark every descriptor from 3 up close-on-exec, except `keep` (sorted)."""
+    low = 3
+    for fd in (*(fd for fd in keep if fd >= 3), None):
+        high = 0xFFFFFFFF if fd is None else fd - 1
+        if high >= low and lib.syscall(ctypes.c_long(SYS_CLOSE_RANGE), ctypes.c_uint(low), ctypes.c_uint(high),
+                                       ctypes.c_uint(CLOSE_RANGE_CLOEXEC)) != 0:
+            _cloexec_listed(set(keep))  # before Linux 5.11
+            return
+        if fd is not None:
+            low = fd + 1
+
+
+def _cloexec_listed(keep: set[int]) -> None:
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        _die(b"listing descriptors to close")
+    for fd in fds:
+        if fd >= 3 and fd not in keep:
+            with contextlib.suppress(OSError):
+                os.set_inheritable(fd, False)
 
 
 def _close_all_but(keep: list[int], max_fd: int) -> None:
