@@ -40,11 +40,13 @@ class _Scheduler:
 
     def add(self, beat: Beat) -> None:
         with self._cond:
-            heapq.heappush(self._due, (time.monotonic() + beat.interval, next(self._order), beat))
+            entry = (time.monotonic() + beat.interval, next(self._order), beat)
+            heapq.heappush(self._due, entry)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="heartbeats", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if self._due[0] is entry:  # due before everything else: the thread sleeps too long otherwise
+                self._cond.notify()  # (not on every run: a woken thread competes for the GIL with the call)
 
     def _run(self) -> None:
         while True:

@@ -57,6 +57,7 @@ class _Writer:
 
     def submit(self, paths: RunPaths, state: dict[str, Any], metrics: dict[str, Any] | None) -> None:
         with self.cond:
+            first = not self.pending
             lines = self.pending.get((paths.root, paths.task_id))
             if lines is None:
                 lines = self.pending[(paths.root, paths.task_id)] = _Lines(paths)
@@ -66,7 +67,8 @@ class _Writer:
             if self.thread is None:
                 self.thread = threading.Thread(target=self._run, name="views", daemon=True)
                 self.thread.start()
-            self.cond.notify_all()
+            if first:  # the writer waits for a first line; while it gathers, waking it would only cost the GIL
+                self.cond.notify_all()
 
     def flush(self, timeout: float | None) -> bool:
         with self.cond:
