@@ -27,6 +27,9 @@ test('50 concurrent exec calls on one server', async (t) => {
     assert.equal(manifest.status, r.status);
     assert.ok(existsSync(join(r.summary.run.artifactRoot, 'events.jsonl')));
   });
+  // The server rewrites the task's shared files for the calls that ended in the last moment at once
+  // (docs/serve.md): closing it waits for them.
+  await orch.close();
   const metrics = JSON.parse(readFileSync(join(ws.dir, '.runs', 'many', 'metrics.json'), 'utf8'));
   assert.equal(metrics.runs.length, 50);
   assert.deepEqual(new Set(metrics.runs.map((r) => r.run_id)), new Set(results.map((r) => r.runId)));

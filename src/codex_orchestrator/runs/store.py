@@ -180,11 +180,14 @@ class RunStore:
     def record_states(paths: RunPaths, entries: dict[str, dict[str, Any]]) -> None:
         """Set the entries of these runs (of `paths`' task) in state.json, in one locked rewrite."""
         def update(state: dict[str, Any]) -> dict[str, Any]:
+            from .views import handed_over
+
             runs: dict[str, Any] = state["runs"]
             runs.update(entries)
+            skip = entries.keys() | handed_over(paths)
             if (paths.root, paths.task_id) not in _looked:
-                _add_missing(paths, runs)
-            _mark_interrupted(paths, runs, skip=entries.keys())
+                _add_missing(paths, runs, skip=skip)
+            _mark_interrupted(paths, runs, skip=skip)
             return _trim_state(state)
 
         _update_shared(paths, paths.state, update, _valid_state, lambda: _rebuild_state(paths))
@@ -308,7 +311,7 @@ def heal_next_update(paths: RunPaths) -> None:
     _looked.discard((paths.root, paths.task_id))
 
 
-def _add_missing(paths: RunPaths, runs: dict[str, Any]) -> None:
+def _add_missing(paths: RunPaths, runs: dict[str, Any], *, skip: Any = ()) -> None:
     """Runs of the task that have a directory but no entry, because their process died before it wrote any
     (a server hands its entries to a writer thread, views.py) or an update failed: each gets an `in_progress`
     entry, which `_mark_interrupted` then settles from its manifest, with its metrics record. Once per
@@ -327,7 +330,7 @@ def _add_missing(paths: RunPaths, runs: dict[str, Any]) -> None:
         return
     floor = min(runs) if len(runs) >= STATE_KEEP_RUNS else ""
     for name in names:
-        if name in runs or name <= floor or name.startswith("."):
+        if name in runs or name in skip or name <= floor or name.startswith("."):
             continue
         other = RunPaths(paths.root, paths.task_id, name)
         try:

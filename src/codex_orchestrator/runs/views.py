@@ -111,6 +111,16 @@ def flush(timeout: float | None = 60.0) -> bool:
     return True if _writer is None else _writer.flush(timeout)
 
 
+def handed_over(paths: RunPaths) -> set[str]:
+    """The task's runs whose lines this process's writer still holds: ended, their lock released, but not
+    stale (an update running meanwhile must not settle them from their manifests in their place)."""
+    if _writer is None:
+        return set()
+    with _writer.cond:
+        lines = _writer.pending.get((paths.root, paths.task_id))
+        return set(lines.states) if lines is not None else set()
+
+
 def started(paths: RunPaths, entry: dict[str, Any]) -> None:
     """The run's `in_progress` entry: what lets the next update correct it if its process dies."""
     if _writer is None:
