@@ -148,8 +148,10 @@ def test_a_notify_program_that_hangs_is_abandoned_and_killed(repo: Repo, isolate
     result = repo.run("exec", "--jsonl", "--", "true")
     elapsed = time.perf_counter() - start
     assert result.returncode == 0
-    assert elapsed < 5  # the 2 s grace, interpreter start-up and the command; never the program's 30 s
+    assert elapsed < 15  # the 2 s grace, start-up and the command on a loaded machine; never the program's 30 s
     (record,) = _manifest(repo)["notifications"]
     assert record["status"] == "abandoned"
-    time.sleep(0.2)
+    deadline = time.monotonic() + 5  # killed, then reaped: give a loaded machine a moment
+    while live_pids(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert live_pids(marker) == []
