@@ -74,7 +74,10 @@ class _Writer:
         with self.cond:
             self.hurry = True
             self.cond.notify_all()
-            return self.cond.wait_for(lambda: not self.pending and not self.busy, timeout)
+            done = self.cond.wait_for(lambda: not self.pending and not self.busy, timeout)
+            if not self.pending:
+                self.hurry = False  # the next lines gather again
+            return done
 
     def _run(self) -> None:
         while True:
