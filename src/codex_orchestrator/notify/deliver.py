@@ -93,7 +93,7 @@ class Notifier:
         from .._files import open_file
 
         if self._log_fd < 0:
-            path = run.paths.run_dir / "notifications.log"
+            path = run.where.run_dir / "notifications.log"  # before run:start, the still hidden directory
             self._log_fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, within=run.paths.root)
 
     def _log(self, text: str) -> None:

@@ -100,11 +100,11 @@ class ActiveRun:
         manifest.metrics.output_format = output_format
         if parent is not None:
             parent.link(manifest)
-        lock = store.create(paths, manifest.to_dict())
-        run = cls._attach(paths, manifest, config, subscribers, lock)
+        staging, lock = store.create(paths)
+        run = cls._attach(paths, manifest, config, subscribers, lock, staging=staging)
         if with_instructions:
             run._load_instructions(config, cwd)
-        return run  # the manifest is first written by run:start, a moment later
+        return run  # run:start writes the first manifest and publishes the directory (RunStore.publish)
 
     @classmethod
     def reopen(
@@ -138,13 +138,15 @@ class ActiveRun:
     @classmethod
     def _attach(
         cls, paths: RunPaths, manifest: Manifest, config: Config, subscribers: Iterable[Subscriber],
-        lock: RunLock,
+        lock: RunLock, *, staging: RunPaths | None = None,
     ) -> ActiveRun:
+        """`staging`: the hidden directory of a new run, which the recorder's first write publishes."""
         manifest.pid, manifest.pid_start_time, manifest.host = _this_process()
         bus = EventBus()
-        recorder = ManifestRecorder(manifest, paths, float(config.get("heartbeat_interval_seconds")))
+        recorder = ManifestRecorder(manifest, paths, float(config.get("heartbeat_interval_seconds")),
+                                    staging=staging)
         bus.subscribe(recorder)
-        bus.subscribe(JsonlFileSink(paths.events, within=paths.root))
+        bus.subscribe(JsonlFileSink((staging or paths).events, within=paths.root))  # see `where`
         hooks: list[RunHook] = []
         for subscriber in subscribers:
             bus.subscribe(subscriber)
@@ -153,6 +155,13 @@ class ActiveRun:
         run = cls(paths, manifest, bus, recorder, lock, hooks)
         run._call_hooks("attached")
         return run
+
+    @property
+    def where(self) -> RunPaths:
+        """Where the run's directory is now: a new run's stays hidden until `run:start` publishes it (with its
+        first manifest, RunStore.publish), so a file opened before then is opened here; its descriptor
+        follows the directory."""
+        return self.recorder.staging or self.paths
 
     def _load_instructions(self, config: Config, cwd: Path) -> None:
         """Compose AGENTS.md guidance, record it, and give stages its path."""
@@ -166,7 +175,7 @@ class ActiveRun:
         record = instructions.to_manifest()
         path = None
         if instructions.text:
-            write_text_atomic(self.paths.instructions, instructions.text, within=self.paths.root)
+            write_text_atomic(self.where.instructions, instructions.text, within=self.paths.root)
             path = str(self.paths.instructions)
             self.instructions_env = {ENV_VAR: path}
         sources: list[Any] = record.get("sources", [])  # type: ignore[assignment]

@@ -20,7 +20,7 @@ from .._files import write_json_atomic
 from ..events.bus import utc_timestamp
 from ..metrics.figures import APPROVED
 from .manifest import ChildRunRecord, FileChangeRecord, Manifest, NotificationRecord
-from .store import RunPaths, process_alive, state_entry
+from .store import RunPaths, RunStore, process_alive, state_entry
 
 if TYPE_CHECKING:
     from ..events.protocol import Envelope
@@ -32,9 +32,11 @@ _IGNORED = frozenset({"exec:chunk", "exec:begin", "exec:end", "tool:retry", "app
 class ManifestRecorder:
     critical = True
 
-    def __init__(self, manifest: Manifest, paths: RunPaths, heartbeat_interval: float) -> None:
+    def __init__(self, manifest: Manifest, paths: RunPaths, heartbeat_interval: float, *,
+                 staging: RunPaths | None = None) -> None:
         self.manifest = manifest
         self.paths = paths
+        self.staging = staging  # a new run's hidden directory, until the first write publishes it
         self._lock = threading.RLock()
         self._interval = heartbeat_interval
         self._heartbeat: Beat | None = None
@@ -49,6 +51,11 @@ class ManifestRecorder:
         with self._lock:
             self.manifest.updated_at = utc_timestamp()
             self.written = self.manifest.to_dict()
+            if self.staging is not None:  # the first write of a new run (run:start): it publishes the run
+                RunStore.publish(self.staging, self.paths, self.written)
+                self.staging = None
+                if not durable:
+                    return
             write_json_atomic(self.paths.manifest, self.written, fsync=durable, within=self.paths.root)
 
     def write_state(self) -> None:

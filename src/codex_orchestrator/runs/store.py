@@ -91,30 +91,33 @@ class RunStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def create(self, paths: RunPaths, manifest: dict[str, Any]) -> RunLock:
-        """Make the run directory, complete, in one step: it is built under a hidden name (its resume
-        token, its lock, held, and its first manifest) and renamed into place, so a `kill -9` at any moment
-        never leaves a run directory without a manifest. Returns the run's lock, held."""
-        from .._files import move_aside, write_new
+    def create(self, paths: RunPaths) -> tuple[RunPaths, RunLock]:
+        """Make the run's directory under a hidden name, `.<run-id>.creating`: its folders, its resume token
+        and its lock, held. `publish` then writes its first manifest there and renames it into place, so a
+        `kill -9` at any moment never leaves a run directory without a manifest. Returns the hidden
+        directory's paths and the run's lock."""
+        from .._files import write_new
         from .lock import RunLock
 
         validate_task_id(paths.task_id)
         staging = RunPaths(self.root, paths.task_id, f".{paths.run_id}.creating")
         make_dirs(staging.run_dir / "commands", within=self.root)
         _ignore_in_git(self.root / ".runs", self.root)
-        # Written in place, not fsynced: the directory's rename publishes them. Only a run that ends
-        # unsucceeded can be resumed, and its end flushes the token (`keep_token`); an in-progress manifest
-        # is superseded within milliseconds, and only the final one is flushed (docs/manifest.md).
+        # Written in place, not fsynced: the directory's rename publishes it, and only a run that ends
+        # unsucceeded can be resumed; its end flushes the token (`keep_token`, docs/manifest.md).
         write_new(staging.resume_token, (os.urandom(16).hex() + "\n").encode(), mode=0o600, within=self.root)
         reserve_room(staging)
-        lock = RunLock.acquire(staging)
-        try:
-            write_new(staging.manifest, dump_json(manifest).encode(), within=self.root)
-            move_aside(staging.run_dir, "", within=self.root, to=paths.run_dir)
-        except BaseException:
-            lock.release()
-            raise
-        return lock
+        return staging, RunLock.acquire(staging)
+
+    @staticmethod
+    def publish(staging: RunPaths, paths: RunPaths, manifest: dict[str, Any]) -> None:
+        """The run's first manifest (its `run:start` one), written in place, then the directory renamed into
+        place: one step for readers. Not fsynced: an in-progress manifest is superseded within
+        milliseconds, and only the final one is flushed (docs/manifest.md)."""
+        from .._files import move_aside, write_new
+
+        write_new(staging.manifest, dump_json(manifest).encode(), within=paths.root)
+        move_aside(staging.run_dir, "", within=paths.root, to=paths.run_dir)
 
     def find(self, run_id: str, task_id: str | None = None) -> RunPaths:
         validate_run_id(run_id)

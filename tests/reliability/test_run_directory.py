@@ -1,0 +1,51 @@
+"""A new run's directory is hidden until `run:start` writes its first manifest and renames it into place:
+a run directory never exists without a manifest, and a run that fails before it starts leaves nothing
+any reader lists."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from codex_orchestrator.config import load_config
+from codex_orchestrator.runs.active import ActiveRun
+from codex_orchestrator.runs.manifest import CommandRecord, PipelineRef
+
+from ..conftest import Repo
+
+
+def _create(repo: Repo) -> ActiveRun:
+    config = load_config(repo.root, env=dict(os.environ))
+    return ActiveRun.create(
+        config=config, task_id="default", pipeline=PipelineRef("exec", "exec", "exec"), cwd=repo.root,
+        commands=[CommandRecord(index=1, id="exec", title="exec", kind="command", command="true",
+                                status="pending")],
+        approval_policy="never", sandbox_mode="read-only",
+    )
+
+
+def test_the_directory_appears_with_its_first_manifest_and_keeps_what_was_opened_before(repo: Repo) -> None:
+    (repo.root / "AGENTS.md").write_text("Be brief.\n")
+    run = _create(repo)
+    cli = repo.root / ".runs" / "default" / "cli"
+    assert [p.name for p in cli.iterdir()] == [f".{run.paths.run_id}.creating"]  # hidden: nothing to list
+    assert repo.manifests() == [] and not run.paths.run_dir.exists()
+    assert "Be brief." in (run.where.run_dir / "instructions.md").read_text()
+
+    run.start()
+    assert [p.name for p in cli.iterdir()] == [run.paths.run_id] and run.where == run.paths
+    (manifest,) = repo.manifests()
+    assert manifest["status"] == "in_progress" and manifest["instructions"]["path"] == str(run.paths.instructions)
+    assert (run.paths.run_dir / "instructions.md").is_file() and (run.paths.run_dir / ".resume-token").is_file()
+    run.finish(run.summary("succeeded", None, exit_code=0))
+    events = [json.loads(line)["type"] for line in run.paths.events.read_text().splitlines()]
+    assert events == ["run:start", "run:summary"]  # the events file opened in the hidden folder, kept
+    assert json.loads(run.paths.manifest.read_text())["status"] == "succeeded"
+
+
+def test_a_run_that_never_starts_leaves_no_run_directory(repo: Repo) -> None:
+    run = _create(repo)
+    run.lock.release()  # what the process's end does, after an error before run:start
+    assert repo.manifests() == []
+    assert repo.run("status", "--format", "json").returncode != 0  # the task has no runs
+    assert _create(repo).paths.run_id != run.paths.run_id
