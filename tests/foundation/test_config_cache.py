@@ -86,3 +86,12 @@ def test_a_repo_config_replaced_by_a_link_is_read_again(repo: Repo, tmp_path: Pa
     (repo.root / "codex.orchestrator.json").unlink()
     (repo.root / "codex.orchestrator.json").symlink_to(stricter)
     assert load_config_cached(repo.root, {}, env).get("sandbox_mode") == "read-only"
+
+
+def test_a_root_named_by_the_environment_is_watched_too(repo: Repo, tmp_path: Path) -> None:
+    env = {**_env(tmp_path / "home"), "CODEX_ORCHESTRATOR_ROOT": str(repo.root)}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert load_config_cached(elsewhere, {}, env).repo_root == repo.root
+    repo.config({"sandbox_mode": "read-only"})
+    assert load_config_cached(elsewhere, {}, env).get("sandbox_mode") == "read-only"

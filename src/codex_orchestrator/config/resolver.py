@@ -251,7 +251,7 @@ def load_config(
 
 
 _CACHE_SIZE = 16
-_cached: dict[tuple[Any, ...], tuple[tuple[Any, ...], Config]] = {}
+_cached: dict[tuple[Any, ...], tuple[tuple[str, ...], tuple[Any, ...], Config]] = {}
 _cached_lock = threading.Lock()
 
 
@@ -260,40 +260,42 @@ def load_config_cached(cwd: Path, flags: Mapping[str, Any], env: Mapping[str, st
     Python API): a copy of the last result for the same folder, flags and environment while every file it
     came from, or could have come from, is unchanged (`_sources`: each is `stat`ed, about 30 us in all,
     against 250 us to resolve). A file created, removed, edited or replaced anywhere in that list is read
-    afresh at the next call, so a repo that tightens its config mid-session is obeyed from its next call."""
+    afresh at the next call, so a repo that tightens its config mid-session is obeyed from its next call.
+    The files are `stat`ed *before* they are read: one changed meanwhile only costs a second read."""
     cwd = cwd.resolve()
     key = (str(cwd), repr(sorted(flags.items())), frozenset(env.items()))
+    paths, root = _sources(cwd, env)
+    stamp = _stamp(paths)
     with _cached_lock:
         hit = _cached.get(key)
-    if hit is not None:
-        sources, config = hit
-        if _stamp(sources[0]) == sources[1]:
-            return _copy(config)
+    if hit is not None and hit[0] == paths and hit[1] == stamp:
+        return _copy(hit[2])
     config = load_config(cwd, flags, env)
-    paths = _sources(cwd, config, env)
-    with _cached_lock:
-        _cached.pop(key, None)
-        _cached[key] = ((paths, _stamp(paths)), config)
-        while len(_cached) > _CACHE_SIZE:
-            del _cached[next(iter(_cached))]
+    if config.repo_root == root:  # as `_sources` found it (else a folder changed meanwhile: not kept)
+        with _cached_lock:
+            _cached.pop(key, None)
+            _cached[key] = (paths, stamp, config)
+            while len(_cached) > _CACHE_SIZE:
+                del _cached[next(iter(_cached))]
     return _copy(config)
 
 
-def _sources(cwd: Path, config: Config, env: Mapping[str, str]) -> tuple[str, ...]:
-    """Every path `load_config` looked at for this result: the repo configs and `.git` of each folder from
-    `cwd` up to where the search stopped, the Codex and orchestrator config files, the trusted project's
-    `.codex/config.toml`."""
-    folders = [config.repo_root] if env.get("CODEX_ORCHESTRATOR_ROOT") else []
-    for folder in () if folders else (cwd, *cwd.parents):  # as find_repo_root searches
+def _sources(cwd: Path, env: Mapping[str, str]) -> tuple[tuple[str, ...], Path]:
+    """Every path `load_config(cwd, flags, env)` looks at (no profile, no `-c`), and the project root it
+    finds: the repo configs and `.git` of each folder from `cwd` up to where the root search stops, the
+    Codex and orchestrator config files, and the project's `.codex/config.toml` (read when trusted)."""
+    override = env.get("CODEX_ORCHESTRATOR_ROOT")
+    folders = [Path(override).resolve()] if override else []
+    root = folders[0] if override else cwd  # no repository found: the folder itself, as find_repo_root
+    for folder in () if override else (cwd, *cwd.parents):  # as find_repo_root searches
         folders.append(folder)
         if any((folder / name).is_file() for name in REPO_CONFIG_NAMES) or (folder / ".git").exists():
+            root = folder
             break
     paths = [str(folder / name) for folder in folders for name in (*REPO_CONFIG_NAMES, ".git")]
-    paths += [str(config.codex_config_path), str(config.home_config_path),
-              str(config.repo_root / ".codex" / "config.toml")]
-    if config.profile is not None:
-        paths.append(str(config.codex_home / f"{config.profile}.config.toml"))
-    return tuple(paths)
+    paths += [str(codex_home(env) / "config.toml"), str(orchestrator_home(env) / "config.toml"),
+              str(root / ".codex" / "config.toml")]
+    return tuple(paths), root
 
 
 def _stamp(paths: tuple[str, ...]) -> tuple[Any, ...]:

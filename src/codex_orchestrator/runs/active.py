@@ -312,6 +312,7 @@ class ActiveRun:
                 label = getattr(hook, "name", None) or type(hook).__name__
                 print(f"codex-orchestrator: warning: {label}: {exc}", file=sys.stderr)
 
+
 _process: tuple[int, int | None, str] | None = None
 
 
