@@ -49,3 +49,11 @@ def test_a_run_that_never_starts_leaves_no_run_directory(repo: Repo) -> None:
     assert repo.manifests() == []
     assert repo.run("status", "--format", "json").returncode != 0  # the task has no runs
     assert _create(repo).paths.run_id != run.paths.run_id
+
+
+def test_a_process_takes_its_reserve_away_when_it_exits(repo: Repo) -> None:
+    """The room kept for a process's last records (docs/manifest.md) goes with the process: the CLI leaves
+    through `os._exit`, which runs no `atexit` handler, so it takes it away itself."""
+    assert repo.run("exec", "--", "true").returncode == 0
+    task = repo.root / ".runs" / "default"
+    assert sorted(p.name for p in task.iterdir() if p.name.startswith(".")) == []  # no .reserve.*, no .views-*

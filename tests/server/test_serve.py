@@ -160,6 +160,8 @@ def test_fifty_concurrent_execs_all_complete_and_are_recorded(repo: Repo) -> Non
         quiet = {ids[n] for n in range(50) if n % 2 == 1}
         assert quiet.isdisjoint(client.events) and len(client.events) == 25  # events: false sends none
         assert client.call("shutdown") == {}  # answered once every ended run is in the shared files
+        client.proc.wait(30)
+        assert list((repo.root / ".runs" / "default").glob(".views-*")) == []  # a clean exit leaves no mark
         metrics = json.loads((repo.root / ".runs" / "default" / "metrics.json").read_text())
         assert len(metrics["runs"]) == 50 and {m["run_id"] for m in metrics["runs"]} == {r["runId"] for r in results}
         assert metrics["totals"]["runs"] == metrics["totals"]["succeeded"] == 50
@@ -267,7 +269,10 @@ def test_runs_a_killed_server_had_not_yet_put_into_the_shared_files_are_added_by
     before = json.loads(state_path.read_text())["runs"] if state_path.exists() else {}
     assert not set(ids[-3:]) & set(before) and before[ids[0]]["status"] == "succeeded"  # really pending
 
+    marks = lambda: [p.name for p in (repo.root / ".runs" / "default").glob(".views-*")]  # noqa: E731
+    assert marks() == [f".views-{client.proc.pid}-{marks()[0].rsplit('-', 1)[1]}"]  # the dead server's mark
     assert repo.run("exec", "--", "true").returncode == 0
+    assert marks() == []  # read once, then taken away
     state = json.loads(state_path.read_text())["runs"]
     manifests = {m["run_id"]: m for m in repo.manifests()}
     assert set(state) == set(manifests) and len(manifests) == 10

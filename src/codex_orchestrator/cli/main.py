@@ -195,12 +195,24 @@ def entry() -> None:
     import os
 
     code = main()
+    _at_exit()
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     except BrokenPipeError:
         code = code or 141
     os._exit(code)
+
+
+def _at_exit() -> None:
+    """What the run store registers with `atexit`, which `os._exit` skips: a server's last lines of the
+    shared files and its marks (runs/views.py), this process's reserves (runs/store.py). Only if loaded."""
+    views = sys.modules.get("codex_orchestrator.runs.views")
+    if views is not None:
+        views.close()
+    store = sys.modules.get("codex_orchestrator.runs.store")
+    if store is not None:
+        store.drop_reserves()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,12 +4,14 @@
                               commands/NN-<stage>.log, .resume-token, .lock, instructions.md
     .runs/<task>/metrics.json   one record per finished run (shared, locked)
     .runs/<task>/.reserve.<pid>.0.tmp   room kept for the last records of that process's runs
+    .runs/<task>/.views-<pid>-<start>   a server whose writer thread may hold lines of the task (views.py)
     out/<task>/state.json       latest status of the task's runs (shared, locked)
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import re
 import threading
@@ -188,8 +190,11 @@ class RunStore:
             runs: dict[str, Any] = state["runs"]
             runs.update(entries)
             skip = entries.keys() | handed_over(paths)
-            if (paths.root, paths.task_id) not in _looked:
+            dead = _dead_writers(paths)
+            if dead or (paths.root, paths.task_id) in _heal:
                 _add_missing(paths, runs, skip=skip)
+                _heal.discard((paths.root, paths.task_id))
+                _drop_markers(paths, dead)
             _mark_interrupted(paths, runs, skip=skip)
             return _trim_state(state)
 
@@ -306,25 +311,66 @@ def _mark_interrupted(paths: RunPaths, runs: dict[str, Any], *, skip: Any = ()) 
         RunStore.append_metrics(other, metrics_record(manifest, None))
 
 
-_looked: set[tuple[Path, str]] = set()  # tasks whose run directories this process has compared with state.json
+_heal: set[tuple[Path, str]] = set()  # tasks whose last update by this process failed
+WRITER_MARK = ".views-"  # + "<pid>-<start time>": a server that may hold lines of the task (views.py)
 
 
 def heal_next_update(paths: RunPaths) -> None:
     """An update of the task's shared files failed: the next one looks for the runs it left out."""
-    _looked.discard((paths.root, paths.task_id))
+    _heal.add((paths.root, paths.task_id))
+
+
+def writer_mark(paths: RunPaths) -> Path:
+    """This process's mark in the task's folder while its writer thread may hold lines of the task: left
+    behind by a `kill -9`, it tells the next update to look for the runs the process never wrote."""
+    return paths.task_dir / f"{WRITER_MARK}{os.getpid()}-{process_start_time(os.getpid())}"
+
+
+def _dead_writers(paths: RunPaths) -> list[str]:
+    """The marks of servers that are gone (one `listdir` of the task's folder, a few entries)."""
+    from .._files import _directory
+
+    try:
+        with _directory(paths.task_dir, paths.root, create=False) as dir_fd:
+            names = [name for name in os.listdir(dir_fd) if name.startswith(WRITER_MARK)]
+    except OSError:
+        return []
+    dead = []
+    for name in names:
+        pid, _, start = name[len(WRITER_MARK):].partition("-")
+        try:
+            alive = process_alive(int(pid), int(start) if start.isdigit() else None)
+        except ValueError:
+            alive = False
+        if not alive:
+            dead.append(name)
+    return dead
+
+
+def drop_writer_mark(paths: RunPaths) -> None:
+    """This process's mark, once its writer holds nothing more of the task (views.close)."""
+    _drop_markers(paths, [writer_mark(paths).name])
+
+
+def _drop_markers(paths: RunPaths, names: list[str]) -> None:
+    from .._files import _directory
+
+    with contextlib.suppress(OSError), _directory(paths.task_dir, paths.root, create=False) as dir_fd:
+        for name in names:
+            with contextlib.suppress(OSError):  # gone already, or not a file (then it is read again: harmless)
+                os.unlink(name, dir_fd=dir_fd)
 
 
 def _add_missing(paths: RunPaths, runs: dict[str, Any], *, skip: Any = ()) -> None:
     """Runs of the task that have a directory but no entry, because their process died before it wrote any
-    (a server hands its entries to a writer thread, views.py) or an update failed: each gets an `in_progress`
-    entry, which `_mark_interrupted` then settles from its manifest, with its metrics record. Once per
-    process and task (one directory listing), and again after a failed update. Runs older than the oldest
-    entry kept are left alone (they were trimmed, not lost); so are live ones: their own process writes them.
+    (a server whose writer thread still held them: its mark was left behind, views.py) or an update failed:
+    each gets an `in_progress` entry, which `_mark_interrupted` then settles from its manifest, with its
+    metrics record. One listing of the task's runs, only then. Runs older than the oldest entry kept are
+    left alone (they were trimmed, not lost); so are live ones: their own process writes them.
     """
     from .._files import _directory
     from .lock import lock_held
 
-    _looked.add((paths.root, paths.task_id))
     cli_dir = paths.task_dir / "cli"
     try:
         with _directory(cli_dir, paths.root, create=False) as dir_fd:
@@ -426,7 +472,7 @@ def reserve_room(paths: RunPaths) -> None:
         if _reserves.get(paths.task_dir, (0,))[0] == os.getpid():
             return
         if not _reserves_at_exit:
-            _reserves_at_exit.append(atexit.register(_drop_reserves))
+            _reserves_at_exit.append(atexit.register(drop_reserves))
         _reserves[paths.task_dir] = (os.getpid(), paths)
     try:
         fd = open_file(paths.task_dir / _reserve_name(), os.O_WRONLY | os.O_CREAT, within=paths.root, mode=0o600)
@@ -454,7 +500,7 @@ def release_reserve(paths: RunPaths) -> None:
         pass
 
 
-def _drop_reserves() -> None:
+def drop_reserves() -> None:
     """At exit. Only this process's: a forked child that exits through Python must not drop its parent's."""
     with _reserves_lock:
         mine = [paths for pid, paths in _reserves.values() if pid == os.getpid()]

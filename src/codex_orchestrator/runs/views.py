@@ -13,9 +13,11 @@ Rewriting both files cost a third of a warm `exec`; the writer lets lines pile u
 for GATHER_SECONDS and writes them in one rewrite of each file, and a run that
 ended meanwhile never gets its `in_progress` entry, only its final one. `flush()`
 waits for everything handed over: the servers call it before they answer
-`shutdown` and before they exit (also at interpreter exit). A server killed
-meanwhile loses no run: the next update of the task, by any process, adds what
-the runs' manifests say.
+`shutdown` and before they exit. While the writer may hold lines of a task, the
+process keeps a mark in the task's folder (`store.writer_mark`), taken away by
+`close()` at exit. A server killed meanwhile loses no run: the next update of the
+task, by any process, finds the mark of a dead process and adds what the runs'
+manifests say.
 
 A write that fails (a full disk) is reported on stderr, and makes this process's
 next update of the task look for the runs missing from `state.json`.
@@ -24,6 +26,7 @@ next update of the task look for the runs missing from `state.json`.
 from __future__ import annotations
 
 import atexit
+import os
 import sys
 import threading
 from pathlib import Path
@@ -101,17 +104,46 @@ class _Writer:
 _writer: _Writer | None = None
 
 
+_marks: dict[tuple[Path, str], RunPaths] = {}  # the tasks this process's writer may hold lines of
+
+
 def defer() -> None:
     """From now on, this process's runs hand their lines to the writer thread (long-lived servers only)."""
     global _writer
     if _writer is None:
         _writer = _Writer()
-        atexit.register(flush)
+        atexit.register(close)
 
 
 def flush(timeout: float | None = 60.0) -> bool:
     """Wait until every line handed over is written (or failed and was reported); False on timeout."""
     return True if _writer is None else _writer.flush(timeout)
+
+
+def close() -> None:
+    """At exit: write what is pending, then take this process's marks away (each task's files are whole)."""
+    if flush():
+        from .store import drop_writer_mark
+
+        for paths in list(_marks.values()):
+            drop_writer_mark(paths)
+        _marks.clear()
+
+
+def _mark(paths: RunPaths) -> None:
+    """Before this process's writer holds the task's first line: a file saying so, which a `kill -9`
+    leaves behind for the next update to find (store._dead_writers)."""
+    key = (paths.root, paths.task_id)
+    if key in _marks:
+        return
+    from .._files import open_file
+    from .store import writer_mark
+
+    try:
+        os.close(open_file(writer_mark(paths), os.O_WRONLY | os.O_CREAT, within=paths.root, mode=0o600))
+    except OSError:
+        return  # the run's own writes report a disk that cannot take a file; the lines still go out
+    _marks[key] = paths
 
 
 def handed_over(paths: RunPaths) -> set[str]:
@@ -131,6 +163,7 @@ def started(paths: RunPaths, entry: dict[str, Any]) -> None:
 
         RunStore.record_state(paths, entry)
     else:
+        _mark(paths)
         _writer.submit(paths, entry, None)
 
 
@@ -140,6 +173,7 @@ def finished(paths: RunPaths, entry: dict[str, Any], record: dict[str, Any]) -> 
     if _writer is None:
         _write(paths, {paths.run_id: entry}, [record], report=False)
     else:
+        _mark(paths)
         _writer.submit(paths, entry, record)
 
 
