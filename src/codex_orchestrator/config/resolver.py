@@ -264,8 +264,7 @@ def load_config_cached(cwd: Path, flags: Mapping[str, Any], env: Mapping[str, st
     The files are `stat`ed *before* they are read: one changed meanwhile only costs a second read."""
     cwd = cwd.resolve()
     key = (str(cwd), repr(sorted(flags.items())), frozenset(env.items()))
-    paths, root = _sources(cwd, env)
-    stamp = _stamp(paths)
+    paths, stamp, root = _sources(cwd, env)
     with _cached_lock:
         hit = _cached.get(key)
     if hit is not None and hit[0] == paths and hit[1] == stamp:
@@ -280,36 +279,41 @@ def load_config_cached(cwd: Path, flags: Mapping[str, Any], env: Mapping[str, st
     return _copy(config)
 
 
-def _sources(cwd: Path, env: Mapping[str, str]) -> tuple[tuple[str, ...], Path]:
-    """Every path `load_config(cwd, flags, env)` looks at (no profile, no `-c`), and the project root it
-    finds: the repo configs and `.git` of each folder from `cwd` up to where the root search stops, the
-    Codex and orchestrator config files, and the project's `.codex/config.toml` (read when trusted)."""
-    override = env.get("CODEX_ORCHESTRATOR_ROOT")
-    folders = [Path(override).resolve()] if override else []
-    root = folders[0] if override else cwd  # no repository found: the folder itself, as find_repo_root
-    for folder in () if override else (cwd, *cwd.parents):  # as find_repo_root searches
-        folders.append(folder)
-        if any((folder / name).is_file() for name in REPO_CONFIG_NAMES) or (folder / ".git").exists():
-            root = folder
-            break
-    paths = [str(folder / name) for folder in folders for name in (*REPO_CONFIG_NAMES, ".git")]
-    paths += [str(codex_home(env) / "config.toml"), str(orchestrator_home(env) / "config.toml"),
-              str(root / ".codex" / "config.toml")]
-    return tuple(paths), root
+def _sources(cwd: Path, env: Mapping[str, str]) -> tuple[tuple[str, ...], tuple[Any, ...], Path]:
+    """Every path `load_config(cwd, flags, env)` looks at (no profile, no `-c`), what each is now, and the
+    project root they give: the repo configs and `.git` of each folder from `cwd` up to where the root
+    search stops (as `find_repo_root`, from the same `stat`s), the Codex and orchestrator config files, and
+    the project's `.codex/config.toml` (read when trusted)."""
+    paths: list[str] = []
+    stamps: list[Any] = []
 
-
-def _stamp(paths: tuple[str, ...]) -> tuple[Any, ...]:
-    """What each path is now (a link is told from its target): gone, or its identity, size and mtime."""
-    out: list[Any] = []
-    for path in paths:
+    def probe(path: Path) -> os.stat_result | None:
+        """Record `path`: gone (None, a dangling link too), or its identity, size and mtime, a link told
+        from its target. Returns what it names."""
+        paths.append(str(path))
         try:
             info = os.lstat(path)
             target = os.stat(path) if stat.S_ISLNK(info.st_mode) else info
         except OSError:
-            out.append(None)
-            continue
-        out.append((info.st_ino, info.st_mode, target.st_ino, target.st_size, target.st_mtime_ns))
-    return tuple(out)
+            stamps.append(None)
+            return None
+        stamps.append((info.st_ino, info.st_mode, target.st_ino, target.st_size, target.st_mtime_ns))
+        return target
+
+    override = env.get("CODEX_ORCHESTRATOR_ROOT")
+    root = Path(override).resolve() if override else cwd  # no repository found: the folder itself
+    for folder in (root,) if override else (cwd, *cwd.parents):
+        configs = [probe(folder / name) for name in REPO_CONFIG_NAMES]
+        git = probe(folder / ".git")
+        if override:
+            break
+        if any(found is not None and stat.S_ISREG(found.st_mode) for found in configs) or git is not None:
+            root = folder
+            break
+    for path in (codex_home(env) / "config.toml", orchestrator_home(env) / "config.toml",
+                 root / ".codex" / "config.toml"):
+        probe(path)
+    return tuple(paths), tuple(stamps), root
 
 
 def _copy(config: Config) -> Config:
