@@ -453,7 +453,6 @@ def _update_shared(paths: RunPaths, path: Path, update: Any, valid: Any, rebuild
 RESERVE_BYTES = 256 * 1024  # a final manifest with many tool runs, its summary, and the shared files
 _reserves: dict[Path, tuple[int, RunPaths]] = {}  # task directory -> (the pid that made its reserve, a run)
 _reserves_lock = threading.Lock()
-_reserves_at_exit: list[object] = []  # the atexit handler, once registered
 
 
 def _reserve_name() -> str:
@@ -471,8 +470,6 @@ def reserve_room(paths: RunPaths) -> None:
     with _reserves_lock:
         if _reserves.get(paths.task_dir, (0,))[0] == os.getpid():
             return
-        if not _reserves_at_exit:
-            _reserves_at_exit.append(atexit.register(drop_reserves))
         _reserves[paths.task_dir] = (os.getpid(), paths)
     try:
         fd = open_file(paths.task_dir / _reserve_name(), os.O_WRONLY | os.O_CREAT, within=paths.root, mode=0o600)
@@ -506,6 +503,9 @@ def drop_reserves() -> None:
         mine = [paths for pid, paths in _reserves.values() if pid == os.getpid()]
     for paths in mine:
         release_reserve(paths)
+
+
+atexit.register(drop_reserves)  # the CLI leaves through os._exit and calls it itself (cli/main.py)
 
 
 def _ignore_in_git(folder: Path, root: Path) -> None:
