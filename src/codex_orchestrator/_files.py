@@ -241,13 +241,8 @@ def _pid_alive(pid: int) -> bool:
 
 def make_dirs(folder: Path, *, within: Path) -> None:
     """Create `folder` and its parents below `within`, following no link (see `_directory`)."""
-    try:
-        with _directory(folder, within, create=True):
-            pass
-    except OSError as exc:
-        if exc.errno in STORAGE_ERRNOS:
-            raise storage_error(folder, exc) from None
-        raise
+    with _storage_errors(folder), _directory(folder, within, create=True):
+        pass
 
 
 def _refuse_link(dir_fd: int, name: str, path: Path) -> None:
@@ -273,6 +268,17 @@ def _open_temp(dir_fd: int, name: str, mode: int) -> tuple[int, str]:
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG})
 
 
+@contextlib.contextmanager
+def _storage_errors(path: Path) -> Iterator[None]:
+    """A full disk or an I/O error while storing `path` becomes `storage_error`; other errors pass."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in STORAGE_ERRNOS:
+            raise storage_error(path, exc) from None
+        raise
+
+
 def storage_error(path: Path | str, exc: OSError) -> Exception:
     """The machine could not store a run file (full disk, I/O error): StorageError, exit 74, naming it."""
     from .errors import StorageError
@@ -287,12 +293,8 @@ def storage_error(path: Path | str, exc: OSError) -> Exception:
 def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o644, fsync: bool = True,
                        within: Path | None = None) -> os.stat_result:
     """Replace `path` with `data` atomically (see `_write_bytes_atomic`); returns the new file's `fstat`."""
-    try:
+    with _storage_errors(path):
         return _write_bytes_atomic(path, data, mode=mode, fsync=fsync, within=within)
-    except OSError as exc:
-        if exc.errno in STORAGE_ERRNOS:
-            raise storage_error(path, exc) from None
-        raise
 
 
 def _write_bytes_atomic(path: Path, data: bytes, *, mode: int, fsync: bool, within: Path | None) -> os.stat_result:
@@ -306,11 +308,7 @@ def _write_bytes_atomic(path: Path, data: bytes, *, mode: int, fsync: bool, with
             _refuse_link(dir_fd, path.name, path)
         fd, tmp = _open_temp(dir_fd, path.name, mode)
         try:
-            os.fchmod(fd, mode)  # O_CREAT's mode is filtered by the umask
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            _fill(fd, data, mode)
             if fsync:
                 os.fsync(fd)
             info = os.fstat(fd)
@@ -330,21 +328,21 @@ def write_new(path: Path, data: bytes, *, within: Path, mode: int = 0o644) -> No
     """Create `path`, which must not exist yet, holding `data`. Only for a directory that is published by
     one rename once complete (a run directory being made): there, a temporary file and its own rename
     would add nothing but two syscalls."""
-    try:
-        with _directory(path.parent, within, create=False) as dir_fd:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
-            fd = os.open(path.name, flags, mode, dir_fd=dir_fd)
-            try:
-                os.fchmod(fd, mode)  # O_CREAT's mode is filtered by the umask
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-            finally:
-                os.close(fd)
-    except OSError as exc:
-        if exc.errno in STORAGE_ERRNOS:
-            raise storage_error(path, exc) from None
-        raise
+    with _storage_errors(path), _directory(path.parent, within, create=False) as dir_fd:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+        fd = os.open(path.name, flags, mode, dir_fd=dir_fd)
+        try:
+            _fill(fd, data, mode)
+        finally:
+            os.close(fd)
+
+
+def _fill(fd: int, data: bytes, mode: int) -> None:
+    """Write all of `data` to a file just created; it gets `mode` exactly (O_CREAT's is filtered by the umask)."""
+    os.fchmod(fd, mode)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def write_text_atomic(path: Path, text: str, *, mode: int = 0o644, fsync: bool = True,
