@@ -26,7 +26,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -291,17 +291,20 @@ def storage_error(path: Path | str, exc: OSError) -> Exception:
 
 
 def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o644, fsync: bool = True,
-                       within: Path | None = None) -> os.stat_result:
+                       within: Path | None = None, before_replace: Callable[[], None] | None = None,
+                       ) -> os.stat_result:
     """Replace `path` with `data` atomically (see `_write_bytes_atomic`); returns the new file's `fstat`."""
     with _storage_errors(path):
-        return _write_bytes_atomic(path, data, mode=mode, fsync=fsync, within=within)
+        return _write_bytes_atomic(path, data, mode=mode, fsync=fsync, within=within, before_replace=before_replace)
 
 
-def _write_bytes_atomic(path: Path, data: bytes, *, mode: int, fsync: bool, within: Path | None) -> os.stat_result:
+def _write_bytes_atomic(path: Path, data: bytes, *, mode: int, fsync: bool, within: Path | None,
+                        before_replace: Callable[[], None] | None = None) -> os.stat_result:
     """Replace `path` with `data` atomically; the file gets `mode` from its first byte on.
 
     With `within`, nothing below that root is followed if it is a link (see `_directory`), and a
-    symlink in `path`'s place is refused rather than replaced.
+    symlink in `path`'s place is refused rather than replaced. `before_replace` runs once the new content
+    is complete (and flushed), right before the rename: what must be in place before this file is.
     """
     with _directory(path.parent, within, create=True) as dir_fd:
         if within is not None:
@@ -314,6 +317,8 @@ def _write_bytes_atomic(path: Path, data: bytes, *, mode: int, fsync: bool, with
             info = os.fstat(fd)
             os.close(fd)
             fd = -1
+            if before_replace is not None:
+                before_replace()
             os.replace(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             return info
         except BaseException:
@@ -360,8 +365,61 @@ def dump_json(value: Any) -> str:
 
 
 def write_json_atomic(path: Path, value: Any, *, mode: int = 0o644, fsync: bool = True,
-                      within: Path | None = None) -> os.stat_result:
-    return write_text_atomic(path, dump_json(value), mode=mode, fsync=fsync, within=within)
+                      within: Path | None = None, before_replace: Callable[[], None] | None = None,
+                      ) -> os.stat_result:
+    return write_bytes_atomic(path, dump_json(value).encode("utf-8"), mode=mode, fsync=fsync, within=within,
+                              before_replace=before_replace)
+
+
+class Pending:
+    """A file `write_beside` is writing; `wait()` returns once it is in place, or raises what its write raised."""
+
+    __slots__ = ("_done", "_error")
+
+    def __init__(self) -> None:
+        import threading
+
+        self._done = threading.Event()
+        self._error: BaseException | None = None
+
+    def wait(self, *, quiet: bool = False) -> None:
+        """`quiet`: only wait (the caller is already raising an error of its own)."""
+        self._done.wait()
+        if self._error is not None and not quiet:
+            raise self._error
+
+    def _run(self, path: Path, data: bytes, within: Path | None) -> None:
+        try:
+            write_bytes_atomic(path, data, within=within)
+        except BaseException as exc:
+            self._error = exc
+        finally:
+            self._done.set()
+
+
+_side: tuple[int, Any] | None = None  # (pid, the queue of the side thread)
+
+
+def write_beside(path: Path, data: bytes, *, within: Path | None) -> Pending:
+    """Write `path` atomically, fsynced, on a side thread while the caller writes another file: two fsyncs
+    in flight at once take little more than one (a run's final summary beside its final manifest)."""
+    global _side
+    if _side is None or _side[0] != os.getpid():  # a forked child has the queue but not the thread
+        import queue
+        import threading
+
+        jobs: queue.SimpleQueue[tuple[Pending, Path, bytes, Path | None]] = queue.SimpleQueue()
+
+        def work() -> None:
+            while True:
+                job = jobs.get()
+                job[0]._run(*job[1:])
+
+        threading.Thread(target=work, name="write-beside", daemon=True).start()
+        _side = (os.getpid(), jobs)
+    pending = Pending()
+    _side[1].put((pending, path, data, within))
+    return pending
 
 
 def open_file(path: Path, flags: int, *, within: Path | None = None, mode: int = 0o644) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 from codex_orchestrator.config import load_config
 from codex_orchestrator.runs.active import ActiveRun
@@ -57,3 +58,51 @@ def test_a_process_takes_its_reserve_away_when_it_exits(repo: Repo) -> None:
     assert repo.run("exec", "--", "true").returncode == 0
     task = repo.root / ".runs" / "default"
     assert sorted(p.name for p in task.iterdir() if p.name.startswith(".")) == []  # no .reserve.*, no .views-*
+
+
+def test_the_final_summary_is_in_place_before_the_final_manifest_and_both_are_flushed(repo: Repo, monkeypatch) -> None:
+    """The two final files are written (and fsynced) at once, the summary on a side thread; the manifest that
+    names the summary replaces the in-progress one only once the summary is in place."""
+    from codex_orchestrator import _files
+
+    run = _create(repo)
+    run.start()
+    seen: list[tuple[bool, str]] = []
+    synced: list[str] = []
+    real_replace, real_fsync = os.replace, os.fsync
+
+    def replace(src: str, dst: str, **kwargs: object) -> None:
+        if dst == "manifest.json":
+            seen.append((run.paths.run_summary.is_file(), json.loads(run.paths.manifest.read_text())["status"]))
+        real_replace(src, dst, **kwargs)  # type: ignore[arg-type]
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}").rsplit("/", 1)[-1])
+        if "run-summary" in synced[-1]:
+            time.sleep(0.2)  # a slow flush of the summary: the manifest must still wait for it
+        real_fsync(fd)
+
+    monkeypatch.setattr(_files.os, "replace", replace)
+    monkeypatch.setattr(_files.os, "fsync", fsync)
+    run.finish(run.summary("succeeded", None, exit_code=0))
+    assert seen == [(True, "in_progress")]  # the summary was there before the manifest turned final
+    assert {"manifest", "run-summary"} <= {name.split(".")[1] for name in synced}  # temporaries: .<name>.<pid>...
+    assert json.loads(run.paths.manifest.read_text())["status"] == "succeeded"
+
+
+def test_a_summary_that_cannot_be_written_leaves_the_manifest_in_progress_and_raises(repo: Repo) -> None:
+    """An error on the side thread reaches the run as the summary's own error; the final manifest is then not
+    written (it would name a summary that is not there), as when the two were written one after the other."""
+    from codex_orchestrator.errors import StorageError
+
+    run = _create(repo)
+    run.start()
+    run.paths.run_summary.mkdir()  # the rename over it fails: EISDIR
+    try:
+        run.finish(run.summary("succeeded", None, exit_code=0))
+    except (OSError, StorageError) as exc:
+        assert "run-summary.json" in str(exc) or isinstance(exc, IsADirectoryError)
+    else:
+        raise AssertionError("the summary's error was lost")
+    assert json.loads(run.paths.manifest.read_text())["status"] == "in_progress"
+    assert [p.name for p in run.paths.run_dir.iterdir() if p.name.endswith(".tmp")] == []  # no temporary left

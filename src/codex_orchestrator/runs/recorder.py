@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._files import write_json_atomic
+from .._files import dump_json, write_beside, write_json_atomic
 from ..events.bus import utc_timestamp
 from ..metrics.figures import APPROVED
 from .manifest import ChildRunRecord, FileChangeRecord, Manifest, NotificationRecord
@@ -44,7 +45,7 @@ class ManifestRecorder:
 
     # --- writing
 
-    def write(self, *, durable: bool = False) -> None:
+    def write(self, *, durable: bool = False, before_replace: Callable[[], None] | None = None) -> None:
         """Replace the manifest atomically. Only the final write is fsynced (`durable`): an update
         during the run is superseded a moment later, and a power loss that rolls it back to an earlier
         version loses nothing the final write would not have replaced (docs/manifest.md)."""
@@ -56,7 +57,8 @@ class ManifestRecorder:
                 self.staging = None
                 if not durable:
                     return
-            write_json_atomic(self.paths.manifest, self.written, fsync=durable, within=self.paths.root)
+            write_json_atomic(self.paths.manifest, self.written, fsync=durable, within=self.paths.root,
+                              before_replace=before_replace)
 
     def write_state(self) -> None:
         """The run's `in_progress` entry in state.json (views.py says when it is written)."""
@@ -158,8 +160,14 @@ class ManifestRecorder:
         m.completed_at = timestamp
         m.exit_code = summary["result"]["exitCode"]
         m.run_summary_path = str(self.paths.run_summary)
-        write_json_atomic(self.paths.run_summary, summary, within=self.paths.root)
-        self.write(durable=True)  # state.json and metrics.json follow in ActiveRun.finish
+        # Both files fsynced, the two flushes in flight at once; the summary is in place before the final
+        # manifest that names it. state.json and metrics.json follow in ActiveRun.finish.
+        summary_written = write_beside(self.paths.run_summary, dump_json(summary).encode(), within=self.paths.root)
+        try:
+            self.write(durable=True, before_replace=summary_written.wait)
+        except BaseException:
+            summary_written.wait(quiet=True)  # nothing is left writing behind the error
+            raise
 
     def close(self) -> None:
         """No heartbeat after this (one already writing finishes first: it holds the manifest's lock)."""
