@@ -5,11 +5,15 @@ The end-marker protocol (docs/exec.md has the long version):
 * The shell is an interactive bash without line editing, on a PTY whose echo is
   off, so the terminal gives back only what commands print. ONLCR is off too:
   a command's `\\n` arrives as `\\n`, as it would through a pipe.
-* A command is written to a private temporary file and the shell is sent the
-  single line `. <file>`. The shell reads that one line, so anything the command
-  itself reads from its stdin (the terminal) comes from `write_stdin`, never
-  from the rest of our input; and a command of any length or number of lines
-  fits (a terminal line is capped at 4095 bytes).
+* A command is written to a private file and the shell is sent the single line
+  `. <file>`. The shell reads that one line, so anything the command itself reads
+  from its stdin (the terminal) comes from `write_stdin`, never from the rest of
+  our input; and a command of any length or number of lines fits (a terminal line
+  is capped at 4095 bytes). The file's folder (`new_script_dir`) is bound read-only
+  by the session's sandbox, so nothing the session runs (a job an earlier command
+  left in the background) can rewrite a later command between our write and the
+  shell's read: what the run records is what runs. It is rewritten in place: the
+  shell reads it only once the write is done.
 * The end of a command is the shell's next prompt, `\\x1e co-end:<token> \\x1e` (without the
   spaces). Its exit status does **not** travel on the terminal, which anything the command
   runs can write to: PROMPT_COMMAND takes `$?`, draws a fresh random token (`$SRANDOM`, after the
@@ -50,7 +54,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .._files import write_text_atomic
 from .._record import field, record
 from ..errors import OrchestratorError
 from .buffer import HeadTailBuffer
@@ -154,7 +157,9 @@ class PtyShell:
 
     def __init__(self, session_id: str, *, argv: Sequence[str] = SHELL_ARGV, cwd: Path,
                  env: Mapping[str, str], preexec: Callable[[], None] | None = None,
-                 kill_grace: float = 2.0) -> None:
+                 kill_grace: float = 2.0, script_dir: Path | None = None) -> None:
+        """`script_dir`: a folder from `new_script_dir` that the sandbox of `preexec` keeps read-only (one is
+        made when not given); the shell owns it from here on and removes it when it ends."""
         self.session_id = session_id
         self.sandbox_backend = "none"  # set by whoever confined it (tools/runtime.py)
         self.created_at = time.time()
@@ -174,10 +179,13 @@ class PtyShell:
         self._kill_at: float | None = None
         self._timed_out = self._cancelled = False
         self._exit_status: int | None = None
-        self._dir = Path(tempfile.mkdtemp(prefix="codex-orch-pty-"))
+        self._dir = script_dir or new_script_dir()
         self._script = self._dir / "command.sh"
+        self._script_fd = -1
         master, slave = os.openpty()
         try:
+            self._script_fd = os.open(self._script, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                      0o600)
             self._saved_attrs = self._configure_terminal(slave)
             self._proc = subprocess.Popen(
                 list(argv), cwd=cwd, env={**env, "HISTFILE": ""}, stdin=slave, stdout=slave, stderr=slave,
@@ -188,6 +196,8 @@ class PtyShell:
             os.close(master)
             os.close(self._status_r)
             os.close(self._status_w)
+            if self._script_fd >= 0:
+                os.close(self._script_fd)
             _remove_tree(self._dir)
             if isinstance(exc, subprocess.SubprocessError):
                 raise SpawnError(f"could not start the shell: the sandbox set-up failed ({exc})") from exc
@@ -224,7 +234,7 @@ class PtyShell:
             call = _Call(on_chunk, log, time.monotonic(), limit=limit)
             # Restore the terminal (a previous command may have left echo on or raw mode).
             termios.tcsetattr(self._master, termios.TCSANOW, self._saved_attrs)
-            write_text_atomic(self._script, command, mode=0o600, fsync=False)
+            _rewrite(self._script_fd, command.encode())
             self._running = True
             self._timed_out = self._cancelled = False
             self._deadline = call.started + timeout if timeout is not None else None
@@ -474,6 +484,7 @@ class PtyShell:
         returncode = self._proc.wait()
         os.close(self._master)
         os.close(self._status_r)
+        os.close(self._script_fd)
         self._master = -1
         self._exit_status = returncode
         _remove_tree(self._dir)
@@ -523,6 +534,20 @@ def _kill_session(sid: int) -> None:
                 os.kill(int(entry.name), signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
         os.kill(sid, signal.SIGKILL)
+
+
+def new_script_dir() -> Path:
+    """The private folder (mode 700) of a session's command file; give it to the sandbox to keep read-only."""
+    return Path(tempfile.mkdtemp(prefix="codex-orch-pty-"))
+
+
+def _rewrite(fd: int, data: bytes) -> None:
+    """The command file's new content, in place: no new file (and no freed one) per command."""
+    view = memoryview(data)
+    offset = 0
+    while offset < len(data):
+        offset += os.pwrite(fd, view[offset:], offset)
+    os.ftruncate(fd, len(data))
 
 
 def _remove_tree(path: Path) -> None:

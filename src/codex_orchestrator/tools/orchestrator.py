@@ -29,7 +29,7 @@ from ..events.bus import EventBus, utc_timestamp
 from .asker import HOW_TO_APPROVE, OPTIONS, ApprovalQuestion, Asker, NoChannel
 from .policy import ESCALATE_ON_DENIAL, Assessment, assess
 from .request import ToolRequest, ToolResult
-from .runtime import Attempt, ChunkSink, PipesRuntime, PtyRuntime, RuntimeOutcome
+from .runtime import Attempt, ChunkSink, Confine, PipesRuntime, PtyRuntime, RuntimeOutcome
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
@@ -394,8 +394,8 @@ class ToolOrchestrator:
         request = call.request
         mode, sandboxed = call.mode, call.sandboxed
 
-        def confine(argv: Sequence[str], pty: bool) -> SandboxedSpawn | None:
-            return self._prepare(list(argv), call.cwd, mode, sandboxed, pty=pty)
+        def confine(argv: Sequence[str], pty: bool, /, *, protect: tuple[Path, ...] = ()) -> SandboxedSpawn | None:
+            return self._prepare(list(argv), call.cwd, mode, sandboxed, pty=pty, protect=protect)
 
         network_disabled = sandboxed and self.config.sandbox_policy(mode=mode).network_blocked
         env = child_env(self.command_env, request.env, pty=request.pty,  # Codex's CODEX_SANDBOX_NETWORK_DISABLED=1
@@ -414,8 +414,8 @@ class ToolOrchestrator:
             snapshot=snapshot, explicit_env=self._explicit_env(request) if snapshot is not None else frozenset(),
         )
 
-    def _shell_snapshot(self, call: _ToolCall, argv: list[str], confine: Callable[[Sequence[str], bool],
-                        SandboxedSpawn | None], *, network_disabled: bool) -> Snapshot | None:
+    def _shell_snapshot(self, call: _ToolCall, argv: list[str], confine: Confine, *,
+                        network_disabled: bool) -> Snapshot | None:
         """The snapshot for a `/…/bash -lc SCRIPT` command, taken now by the first command that needs it.
 
         Keyed by everything that shapes what the profile sees and may do: the shell, the working directory,
@@ -466,13 +466,13 @@ class ToolOrchestrator:
         return denied and not (outcome.exit_code in (126, 127) and not _runnable_outside(request, cwd, env))
 
     def _prepare(
-        self, argv: list[str], cwd: Path, mode: str, sandboxed: bool, *, pty: bool
+        self, argv: list[str], cwd: Path, mode: str, sandboxed: bool, *, pty: bool, protect: tuple[Path, ...] = ()
     ) -> SandboxedSpawn | None:
         if not sandboxed:
             return None
         from ..sandbox import prepare
 
-        policy = self.config.sandbox_policy(mode=mode, protected=self.protected_paths)
+        policy = self.config.sandbox_policy(mode=mode, protected=self.protected_paths + protect)
         # The layout (writable roots, $TMPDIR) comes from our own environment, never the command's:
         # a stage env `TMPDIR=/` must not make `/` writable.
         return prepare(policy, argv, cwd, self.base_env, backend=self.config.get("sandbox_backend"), pty=pty)

@@ -29,8 +29,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..sandbox import SandboxedSpawn
 
 ChunkSink = Callable[[str, "Chunk"], None]
-# Prepares the sandbox for an argv (pty=True for a terminal); None when the attempt runs unsandboxed.
-Confine = Callable[[Sequence[str], bool], "SandboxedSpawn | None"]
+class Confine(Protocol):
+    """Prepares the sandbox for an argv (pty=True for a terminal); None when the attempt runs unsandboxed.
+    `protect`: more paths the command must not write (a PTY session's own command file)."""
+
+    def __call__(self, argv: Sequence[str], pty: bool, /, *, protect: tuple[Path, ...] = ()) -> SandboxedSpawn | None:
+        ...
 
 
 @record
@@ -127,10 +131,15 @@ class PtyRuntime:
 
     @staticmethod
     def _new_shell(attempt: Attempt, session_id: str) -> tuple[PtyShell, str]:
-        from ..exec.pty_shell import SHELL_ARGV, PtyShell
+        from ..exec.pty_shell import SHELL_ARGV, PtyShell, new_script_dir
 
-        spawn = attempt.confine(list(SHELL_ARGV), True)
+        script_dir = new_script_dir()
+        try:
+            spawn = attempt.confine(list(SHELL_ARGV), True, protect=(script_dir,))
+        except BaseException:
+            script_dir.rmdir()
+            raise
         shell = PtyShell(session_id, argv=spawn.argv if spawn else SHELL_ARGV, cwd=attempt.cwd, env=attempt.env,
-                         preexec=spawn.preexec if spawn else None)
+                         preexec=spawn.preexec if spawn else None, script_dir=script_dir)
         shell.sandbox_backend = spawn.backend if spawn else "none"
         return shell, shell.sandbox_backend
