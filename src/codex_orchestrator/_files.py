@@ -63,7 +63,8 @@ def _directory(folder: Path, within: Path | None, *, create: bool) -> Iterator[i
 
 def _walk(folder: Path, within: Path, *, create: bool) -> int:
     """Open `folder` one component at a time below `within`, following no link: from its nearest ancestor
-    already verified (a new run directory is one `open` below its task's `cli/`), else from `within`."""
+    already verified (a new run directory is one `open` below its task's `cli/`), else from `within`. The
+    ancestors opened on the way are kept as verified too (the caller keeps `folder` itself)."""
     try:
         parts = folder.relative_to(within).parts
     except ValueError:
@@ -78,11 +79,13 @@ def _walk(folder: Path, within: Path, *, create: bool) -> int:
     if fd < 0:
         fd = os.open(within, _DIR_FLAGS)
     try:
-        for part in parts:
+        for depth, part in enumerate(parts, 1):
             here = here / part
             child = _open_below(fd, part, here, create=create)
             os.close(fd)
             fd = child
+            if depth < len(parts):  # kept too: a new run's directory is used next, right after its `commands/`
+                _VERIFIED.put(here, within, fd)
     except BaseException:
         os.close(fd)
         raise
@@ -126,7 +129,8 @@ class _VerifiedDirs:
     alone: every component below `within` is `lstat`ed (no `open`), none may be a link, and the last must
     be the cached inode. A directory removed, replaced, renamed away or reached through a new link is
     walked again, and the walk refuses the link. Callers get a `dup`, so evicting an entry never closes a
-    descriptor in use.
+    descriptor in use. The least recently used entry is evicted first; a directory we rename ourselves
+    keeps its entries under the new name (`moved`), checked the same way.
     """
 
     def __init__(self, size: int = 64) -> None:
@@ -151,6 +155,7 @@ class _VerifiedDirs:
         with self._lock:
             if self._fds.get(key) != entry:
                 return -1
+            self._fds[key] = self._fds.pop(key)  # the most recently used is evicted last
             return os.dup(fd)
 
     def put(self, folder: Path, within: Path, fd: int) -> None:
@@ -164,6 +169,19 @@ class _VerifiedDirs:
             evicted = [self._fds.pop(k)[0] for k in list(self._fds)[: max(0, len(self._fds) - self._size)]]
         for stale in ([old[0]] if old else []) + evicted:
             os.close(stale)
+
+    def moved(self, old: Path, new: Path, within: Path) -> None:
+        """`old` was just renamed to `new` by us: what was kept for it and below it is kept under `new` (a run
+        directory published under its run id keeps its two handles; `get` still checks each before use)."""
+        prefix, root = str(old), str(within)
+        with self._lock:
+            for key in [k for k in self._fds if k[1] == root and (k[0] == prefix or k[0].startswith(prefix + "/"))]:
+                fd, dev, ino, _ = self._fds.pop(key)
+                folder = str(new) + key[0][len(prefix):]
+                try:
+                    self._fds[(folder, root)] = (fd, dev, ino, _components(Path(folder), within))
+                except ValueError:  # not below `within` any more: walked again when used
+                    os.close(fd)
 
     def _drop(self, key: tuple[str, str], fd: int) -> None:
         with self._lock:
@@ -205,6 +223,8 @@ def move_aside(path: Path, suffix: str, *, within: Path | None = None, to: Path 
     target = to or path.with_name(path.name + suffix)
     with _directory(path.parent, within, create=False) as dir_fd:
         os.rename(path.name, target.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    if within is not None:
+        _VERIFIED.moved(path, target, within)
     return target
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,3 +77,35 @@ def test_a_reused_directory_handle_never_writes_through_a_link_swapped_in_later(
     with pytest.raises(UnsafePathError, match="symbolic link"):
         write_text_atomic(target / "manifest.json", '{"swapped": true}\n', within=root)
     assert (moved / "cli" / "run" / "manifest.json").read_text() == "{}\n"
+
+
+def test_a_handle_kept_across_our_own_rename_is_reused_and_still_checked(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run directory built under a hidden name and renamed into place (RunStore.publish) keeps its handle
+    under the new name, so the next write there opens only its own file; and that handle is checked like
+    any other: a component swapped for a link since is refused."""
+    from codex_orchestrator import _files
+    from codex_orchestrator._files import move_aside, write_text_atomic
+    from codex_orchestrator.errors import UnsafePathError
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    staging = root / ".runs" / "task" / "cli" / ".run.creating"
+    write_text_atomic(staging / "manifest.json", "{}\n", within=root)
+    final = move_aside(staging, "", within=root, to=staging.with_name("run"))
+    opened: list[str] = []
+    real_open = os.open
+
+    def counting_open(path: Any, *args: Any, **kwargs: Any) -> int:
+        opened.append(str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(_files.os, "open", counting_open)
+    write_text_atomic(final / "manifest.json", '{"n": 1}\n', within=root)
+    assert len(opened) == 1 and opened[0].endswith(".tmp")  # the temporary file only: no walk from the root
+    moved = tmp_path / "elsewhere"
+    (root / ".runs" / "task").rename(moved)
+    (root / ".runs" / "task").symlink_to(moved)
+    with pytest.raises(UnsafePathError, match="symbolic link"):
+        write_text_atomic(final / "manifest.json", '{"swapped": true}\n', within=root)
+    assert (moved / "cli" / "run" / "manifest.json").read_text() == '{"n": 1}\n'
