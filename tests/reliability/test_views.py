@@ -67,3 +67,23 @@ def test_an_update_meanwhile_leaves_the_runs_the_writer_holds_to_it(repo: Repo) 
     assert len(records) == 1 and records[0]["latency_ms"] is not None and records[0]["status"] == "succeeded"
     state = json.loads((repo.root / "out" / "default" / "state.json").read_text())["runs"]
     assert state[long_id]["status"] == "succeeded"
+
+
+def test_a_batch_of_records_is_counted_once_each_and_trimmed() -> None:
+    """The writer adds a batch of records in one update: an ending already kept, or twice in the batch, is
+    counted once; `totals` count every run, while only the last METRICS_KEEP_RUNS records are kept."""
+    from codex_orchestrator.runs.store import METRICS_KEEP_RUNS, _add_metrics, _empty_metrics
+
+    def record(n: int, status: str = "succeeded") -> dict[str, object]:
+        return {"run_id": f"r{n:04d}", "status": status, "completed_at": f"t{n}", "tool_runs": 1}
+
+    metrics = _empty_metrics("t")
+    _add_metrics(metrics, *(record(n) for n in range(METRICS_KEEP_RUNS - 1)))
+    _add_metrics(metrics, record(0), record(5), record(900, "failed"), record(900, "failed"), record(901))
+    assert metrics["totals"]["runs"] == METRICS_KEEP_RUNS + 1
+    assert (metrics["totals"]["succeeded"], metrics["totals"]["failed"]) == (METRICS_KEEP_RUNS, 1)
+    assert metrics["totals"]["tool_runs"] == METRICS_KEEP_RUNS + 1
+    kept = [r["run_id"] for r in metrics["runs"]]
+    assert len(kept) == METRICS_KEEP_RUNS and kept[0] == "r0001" and kept[-2:] == ["r0900", "r0901"]
+    _add_metrics(metrics, record(2, "interrupted"))  # another ending of a kept run: counted
+    assert metrics["totals"]["interrupted"] == 1 and metrics["runs"][-1]["status"] == "interrupted"

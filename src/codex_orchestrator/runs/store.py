@@ -206,8 +206,7 @@ class RunStore:
         """Add finished runs' records to metrics.json, in one locked rewrite; a run already there is not
         counted again (a run the next update found finished but unrecorded, see `_mark_interrupted`)."""
         def update(metrics: dict[str, Any]) -> dict[str, Any]:
-            for added in records:
-                _add_metrics(metrics, added)
+            _add_metrics(metrics, *records)
             return metrics
 
         _update_shared(paths, paths.metrics, update, _valid_metrics, lambda: _rebuild_metrics(paths))
@@ -257,27 +256,34 @@ def _empty_metrics(task_id: str) -> dict[str, Any]:
     return {"version": 1, "task_id": task_id, "totals": totals, "runs": []}
 
 
-def _add_metrics(metrics: dict[str, Any], record: dict[str, Any]) -> None:
+def _add_metrics(metrics: dict[str, Any], *records: dict[str, Any]) -> None:
+    """Append finished runs' records and count them in `totals`; an ending already kept is skipped (recorded
+    already by a correction of its state.json entry, `_mark_interrupted`). One pass over what is kept, not
+    one per record: a server's writer adds dozens of records to 200 in one update."""
     runs: list[Any] = metrics["runs"]
-    ending = _metrics_key(record)
-    if any(_metrics_key(kept) == ending for kept in runs):
-        return  # recorded already (by a correction of its state.json entry, `_mark_interrupted`)
-    runs.append(record)
-    del runs[: max(0, len(runs) - METRICS_KEEP_RUNS)]
+    seen = {_metrics_key(kept) for kept in runs}
     totals = metrics.setdefault("totals", {})
     for key in ("runs", *STATUSES):
         totals.setdefault(key, 0)  # every status present from the first run on, not once it is non-zero
-    totals["runs"] += 1
-    status_key = str(record.get("status"))
-    totals[status_key] = totals.get(status_key, 0) + 1
-    for key in ("approvals_reused", "approvals_prompted", "tool_runs", "retries", "sandbox_denials",
-                "approvals_needed", "approval_denials", *TOKEN_KEYS):
-        totals[key] = totals.get(key, 0) + int(record.get(key) or 0)
+    for added in records:
+        ending = _metrics_key(added)
+        if ending in seen:
+            continue
+        seen.add(ending)
+        runs.append(added)
+        totals["runs"] += 1
+        status_key = str(added.get("status"))
+        totals[status_key] = totals.get(status_key, 0) + 1
+        for key in ("approvals_reused", "approvals_prompted", "tool_runs", "retries", "sandbox_denials",
+                    "approvals_needed", "approval_denials", *TOKEN_KEYS):
+            totals[key] = totals.get(key, 0) + int(added.get(key) or 0)
+    del runs[: max(0, len(runs) - METRICS_KEEP_RUNS)]
 
 
-def _metrics_key(record: dict[str, Any]) -> tuple[Any, Any, Any]:
-    """One ending of one run: a run interrupted and later resumed to its end has two records."""
-    return record.get("run_id"), record.get("status"), record.get("completed_at")
+def _metrics_key(record: dict[str, Any]) -> tuple[str, str, str]:
+    """One ending of one run: a run interrupted and later resumed to its end has two records. As text, so
+    that a record edited by hand into odd types is still a key."""
+    return str(record.get("run_id")), str(record.get("status")), str(record.get("completed_at"))
 
 
 def _mark_interrupted(paths: RunPaths, runs: dict[str, Any], *, skip: Any = ()) -> None:
@@ -433,9 +439,8 @@ def _rebuild_state(paths: RunPaths) -> dict[str, Any]:
 
 def _rebuild_metrics(paths: RunPaths) -> dict[str, Any]:
     metrics = _empty_metrics(paths.task_id)
-    for manifest, _ in _manifests(paths):
-        if manifest.get("status") in STATUSES and manifest.get("run_id") != paths.run_id:
-            _add_metrics(metrics, metrics_record(manifest, None))
+    _add_metrics(metrics, *(metrics_record(manifest, None) for manifest, _ in _manifests(paths)
+                            if manifest.get("status") in STATUSES and manifest.get("run_id") != paths.run_id))
     metrics["rebuilt"] = True
     return metrics
 
