@@ -64,19 +64,27 @@ def test_a_reused_directory_handle_never_writes_through_a_link_swapped_in_later(
     symlink since (the directory moved elsewhere and a link left in its place) is refused, as a fresh
     walk refuses it, instead of writing into the moved directory through the kept descriptor."""
     from codex_orchestrator._files import write_text_atomic
-    from codex_orchestrator.errors import UnsafePathError
 
     root = tmp_path / "repo"
     root.mkdir()
     target = root / ".runs" / "task" / "cli" / "run"
     write_text_atomic(target / "manifest.json", "{}\n", within=root)
     write_text_atomic(target / "manifest.json", "{}\n", within=root)  # the second write uses the kept handle
+    _swap_task_for_a_link_and_write(tmp_path, root, target, "{}\n")
+
+
+def _swap_task_for_a_link_and_write(tmp_path: Path, root: Path, run_dir: Path, kept: str) -> None:
+    """Move the task's folder away, leave a link to it in its place: a write below it must be refused, and
+    the run's manifest left as it was (`kept`)."""
+    from codex_orchestrator._files import write_text_atomic
+    from codex_orchestrator.errors import UnsafePathError
+
     moved = tmp_path / "elsewhere"
     (root / ".runs" / "task").rename(moved)
     (root / ".runs" / "task").symlink_to(moved)
     with pytest.raises(UnsafePathError, match="symbolic link"):
-        write_text_atomic(target / "manifest.json", '{"swapped": true}\n', within=root)
-    assert (moved / "cli" / "run" / "manifest.json").read_text() == "{}\n"
+        write_text_atomic(run_dir / "manifest.json", '{"swapped": true}\n', within=root)
+    assert (moved / "cli" / "run" / "manifest.json").read_text() == kept
 
 
 def test_a_handle_kept_across_our_own_rename_is_reused_and_still_checked(tmp_path: Path,
@@ -86,7 +94,6 @@ def test_a_handle_kept_across_our_own_rename_is_reused_and_still_checked(tmp_pat
     any other: a component swapped for a link since is refused."""
     from codex_orchestrator import _files
     from codex_orchestrator._files import move_aside, write_text_atomic
-    from codex_orchestrator.errors import UnsafePathError
 
     root = tmp_path / "repo"
     root.mkdir()
@@ -103,9 +110,4 @@ def test_a_handle_kept_across_our_own_rename_is_reused_and_still_checked(tmp_pat
     monkeypatch.setattr(_files.os, "open", counting_open)
     write_text_atomic(final / "manifest.json", '{"n": 1}\n', within=root)
     assert len(opened) == 1 and opened[0].endswith(".tmp")  # the temporary file only: no walk from the root
-    moved = tmp_path / "elsewhere"
-    (root / ".runs" / "task").rename(moved)
-    (root / ".runs" / "task").symlink_to(moved)
-    with pytest.raises(UnsafePathError, match="symbolic link"):
-        write_text_atomic(final / "manifest.json", '{"swapped": true}\n', within=root)
-    assert (moved / "cli" / "run" / "manifest.json").read_text() == '{"n": 1}\n'
+    _swap_task_for_a_link_and_write(tmp_path, root, final, '{"n": 1}\n')
