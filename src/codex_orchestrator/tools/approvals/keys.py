@@ -57,97 +57,126 @@ def split_script(script: str) -> list[list[str]] | None:
     escapes only `"`, `\\` and newline); `$` and backticks are refused even inside
     double quotes, because bash expands them there.
     """
-    commands: list[list[str]] = []
-    words: list[str] = []
-    word: list[str] = []
-    in_word = False  # true once a word has started, even an empty quoted one ('')
-    i, n = 0, len(script)
-
-    def end_word() -> None:
-        nonlocal in_word
-        if in_word:
-            words.append("".join(word))
-            word.clear()
-            in_word = False
-
-    def end_command() -> bool:
-        end_word()
-        if not words:
-            return False  # `; ls`, `ls &&`, `a || | b`: an empty command is not plain
-        commands.append(list(words))
-        words.clear()
-        return True
-
-    while i < n:
-        c = script[i]
-        if c == "'":
-            close = script.find("'", i + 1)
-            if close < 0:
-                return None
-            word.append(script[i + 1:close])
-            in_word = True
-            i = close + 1
-        elif c == '"':
-            i += 1
-            while True:
-                if i >= n:
-                    return None
-                d = script[i]
-                if d == '"':
-                    break
-                if d in "$`":
-                    return None
-                if d == "\\" and i + 1 < n and script[i + 1] in '"\\\n$`':
-                    if script[i + 1] != "\n":
-                        word.append(script[i + 1])
-                    i += 2
-                    continue
-                word.append(d)
-                i += 1
-            in_word = True
-            i += 1
-        elif c == "\\":
-            if i + 1 >= n:
-                return None
-            if script[i + 1] != "\n":  # backslash-newline is a line continuation
-                word.append(script[i + 1])
-                in_word = True
-            i += 2
-        elif c in _SPACE:
-            end_word()
-            i += 1
-        elif c in ";\n":
-            if c == ";" and script.startswith(";;", i):
-                return None
-            if c == "\n" and not words and not in_word:
-                i += 1  # blank lines between commands are fine
-                continue
-            if not end_command():
-                return None
-            i += 1
-        elif c == "|" or script.startswith("&&", i):
-            if script.startswith("|&", i):
-                return None
-            if not end_command():
-                return None
-            i += 2 if script.startswith(("||", "&&"), i) else 1
-        elif c in _EXPANDING:
-            return None
-        else:
-            word.append(c)
-            in_word = True
-            i += 1
-    end_word()
-    if words:
-        commands.append(list(words))
-    elif commands and script.rstrip(" \t\n").endswith(("|", "&&")):
-        return None  # a dangling operator
-    if not commands:
+    try:
+        commands = _Splitter(script).split()
+    except _NotPlain:
         return None
     for argv in commands:
         if argv[0] in _RESERVED or _ASSIGNMENT.match(argv[0]):
             return None
     return commands
+
+
+class _NotPlain(Exception):
+    """Something bash would do more with than split words: the script stays opaque."""
+
+
+class _Splitter:
+    """One pass over a script: each method reads one token kind at `self.i` and moves past it."""
+
+    def __init__(self, script: str) -> None:
+        self.script = script
+        self.i = 0
+        self.commands: list[list[str]] = []
+        self.words: list[str] = []
+        self.word: list[str] = []
+        self.in_word = False  # true once a word has started, even an empty quoted one ('')
+
+    def split(self) -> list[list[str]]:
+        script = self.script
+        while self.i < len(script):
+            c = script[self.i]
+            if c == "'":
+                self._single_quoted()
+            elif c == '"':
+                self._double_quoted()
+            elif c == "\\":
+                self._escaped()
+            elif c in _SPACE:
+                self._end_word()
+                self.i += 1
+            elif c in ";\n":
+                self._separator(c)
+            elif c == "|" or script.startswith("&&", self.i):
+                self._operator()
+            elif c in _EXPANDING:
+                raise _NotPlain
+            else:
+                self._take(c, 1)
+        self._end_word()
+        if self.words:
+            self.commands.append(list(self.words))
+        elif self.commands and script.rstrip(" \t\n").endswith(("|", "&&")):
+            raise _NotPlain  # a dangling operator
+        if not self.commands:
+            raise _NotPlain
+        return self.commands
+
+    def _take(self, text: str, length: int) -> None:
+        """`text` joins the current word; `length` characters of the script are consumed."""
+        self.word.append(text)
+        self.in_word = True
+        self.i += length
+
+    def _single_quoted(self) -> None:
+        close = self.script.find("'", self.i + 1)
+        if close < 0:
+            raise _NotPlain
+        self._take(self.script[self.i + 1:close], close + 1 - self.i)
+
+    def _double_quoted(self) -> None:
+        script, i = self.script, self.i + 1
+        while True:
+            if i >= len(script):
+                raise _NotPlain
+            d = script[i]
+            if d == '"':
+                break
+            if d in "$`":
+                raise _NotPlain
+            if d == "\\" and i + 1 < len(script) and script[i + 1] in '"\\\n$`':
+                if script[i + 1] != "\n":
+                    self.word.append(script[i + 1])
+                i += 2
+                continue
+            self.word.append(d)
+            i += 1
+        self.in_word = True
+        self.i = i + 1
+
+    def _escaped(self) -> None:
+        if self.i + 1 >= len(self.script):
+            raise _NotPlain
+        if self.script[self.i + 1] == "\n":  # backslash-newline is a line continuation
+            self.i += 2
+        else:
+            self._take(self.script[self.i + 1], 2)
+
+    def _separator(self, c: str) -> None:
+        if c == ";" and self.script.startswith(";;", self.i):
+            raise _NotPlain
+        if not (c == "\n" and not self.words and not self.in_word):  # blank lines between commands are fine
+            self._end_command()
+        self.i += 1
+
+    def _operator(self) -> None:
+        if self.script.startswith("|&", self.i):
+            raise _NotPlain
+        self._end_command()
+        self.i += 2 if self.script.startswith(("||", "&&"), self.i) else 1
+
+    def _end_word(self) -> None:
+        if self.in_word:
+            self.words.append("".join(self.word))
+            self.word.clear()
+            self.in_word = False
+
+    def _end_command(self) -> None:
+        self._end_word()
+        if not self.words:
+            raise _NotPlain  # `; ls`, `ls &&`, `a || | b`: an empty command is not plain
+        self.commands.append(list(self.words))
+        self.words.clear()
 
 
 def canonical_argv(command: Sequence[str] | str) -> list[str]:
