@@ -9,7 +9,7 @@ from pathlib import Path
 from .._hash import sha256
 from ..errors import UsageError
 from .compose import Part, compose
-from .discovery import candidates, find_git_root, read_documents
+from .discovery import Document, candidates, find_git_root, read_documents
 from .model import InstructionSet, InstructionSource
 from .safeguard import policy_attempts
 
@@ -48,26 +48,7 @@ def load_instructions(
     sources: list[InstructionSource] = []
     parts: list[Part] = []
     for document in documents:
-        text = document.text
-        truncated = False
-        if document.scope != "global":
-            size = len(document.data)
-            if size > remaining:
-                truncated = True
-                text, kept = _cut(document.data, remaining)
-                if text.strip():
-                    warnings.append(
-                        f"{document.path}: truncated to {kept} of {size} bytes: the "
-                        f"project_doc_max_bytes budget ({max_bytes}) is used up"
-                    )
-                else:
-                    warnings.append(
-                        f"{document.path}: left out: the project_doc_max_bytes budget ({max_bytes}) "
-                        "is used up"
-                    )
-            # A cut inside a character leaves a byte or three unused; they stay unused, so
-            # that a later short file cannot slip in after a cut one.
-            remaining = 0 if truncated else remaining - size
+        text, truncated, remaining = _within_budget(document, remaining, max_bytes, warnings)
         sources.append(
             InstructionSource(
                 path=str(document.path),
@@ -85,6 +66,25 @@ def load_instructions(
     warnings.extend(compose_warnings)
     digest = sha256(composed.encode("utf-8")).hexdigest()
     return InstructionSet(composed, f"sha256:{digest}", tuple(sources), tuple(warnings))
+
+
+def _within_budget(document: Document, remaining: int, max_bytes: int,
+                   warnings: list[str]) -> tuple[str, bool, int]:
+    """(the text kept, whether it was cut, the budget left after it). The global file is not counted."""
+    if document.scope == "global":
+        return document.text, False, remaining
+    size = len(document.data)
+    if size <= remaining:
+        return document.text, False, remaining - size
+    text, kept = _cut(document.data, remaining)
+    if text.strip():
+        warnings.append(f"{document.path}: truncated to {kept} of {size} bytes: the "
+                        f"project_doc_max_bytes budget ({max_bytes}) is used up")
+    else:
+        warnings.append(f"{document.path}: left out: the project_doc_max_bytes budget ({max_bytes}) is used up")
+    # A cut inside a character leaves a byte or three unused; they stay unused, so that a later short file
+    # cannot slip in after a cut one.
+    return text, True, 0
 
 
 def _cut(data: bytes, limit: int) -> tuple[str, int]:
