@@ -31,7 +31,8 @@ GRACE = 2.0
 
 
 def descendants(root: int) -> list[int]:
-    """Every live process below `root`, found through /proc (parents before children)."""
+    """Every live process below `root`, found through /proc (parents before children). Its own reading of
+    /proc/PID/stat (the package's is `_proc.py`): this file runs as a script, outside the package."""
     parents: dict[int, int] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():

@@ -520,18 +520,12 @@ def _kill_session(sid: int) -> None:
     """SIGKILL every process of session `sid` (background jobs live in their own groups), leader last."""
     if sid <= 1 or sid == os.getsid(0):
         return
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == sid:
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 3 and int(fields[3]) == sid:
+    from .._proc import SESSION, processes
+
+    for pid, fields in processes():
+        if pid != sid and int(fields[SESSION]) == sid:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(int(entry.name), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
         os.kill(sid, signal.SIGKILL)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._files import dump_json, make_dirs, read_json, write_text_atomic
+from .._proc import START_TIME, STATE, stat_fields
 from .._record import record
 from ..errors import DamagedError, NotFoundError, OrchestratorError, UnreadableError
 from .ids import validate_run_id, validate_task_id
@@ -546,27 +547,17 @@ def read_manifest_dict(paths: RunPaths) -> dict[str, Any]:
     return data
 
 
-def _proc_stat(pid: int) -> list[bytes] | None:
-    """Fields of /proc/PID/stat after the command name (state is [0], start time [19])."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
-    except OSError:
-        return None
-    return stat[stat.rindex(b")") + 2 :].split()
-
-
 def process_start_time(pid: int) -> int | None:
     """The kernel's start time of `pid` in clock ticks, which tells a live pid from a reused one."""
-    fields = _proc_stat(pid)
-    return int(fields[19]) if fields else None
+    fields = stat_fields(pid)
+    return int(fields[START_TIME]) if fields else None
 
 
 def process_alive(pid: int | None, start_time: int | None) -> bool:
     """True while the process that wrote a manifest runs (a zombie or a reused pid is dead)."""
     if pid is None:
         return False
-    fields = _proc_stat(pid)
-    if fields is None or fields[0] in (b"Z", b"X"):
+    fields = stat_fields(pid)
+    if fields is None or fields[STATE] in (b"Z", b"X"):
         return False
-    return start_time is None or int(fields[19]) == start_time
+    return start_time is None or int(fields[START_TIME]) == start_time
