@@ -91,7 +91,7 @@ export interface ToolComplete {
   retryCount: number;
   sandboxState: "sandboxed" | "denied" | "escalated" | "unsandboxed";
   durationMs: number;
-  approvalSource: string;
+  approvalSource: "not-required" | "known-safe" | "codex-rules" | "forbidden-by-rule" | "denied-by-policy" | "prompt" | "session" | "store" | "no-channel" | "timed-out" | "channel-closed" | "codex";
   attempts: ToolAttempt[];
   stageId?: string;
   message?: string;
@@ -153,7 +153,7 @@ export interface ToolStartPayload {
   command: string[];
   cwd: string;
   sandboxMode: string;
-  approvalSource: string;
+  approvalSource: "not-required" | "known-safe" | "codex-rules" | "forbidden-by-rule" | "denied-by-policy" | "prompt" | "session" | "store" | "no-channel" | "timed-out" | "channel-closed" | "codex";
   approvalKey: string;
   stageId?: string;
   source?: "codex";
@@ -176,7 +176,7 @@ export interface ApprovalDecisionPayload {
   requestId: string | null;
   toolRunId: string;
   decision: "approved" | "approved_for_session" | "approved_always" | "denied" | "timed_out" | "abort" | "channel-closed";
-  approvalSource: string;
+  approvalSource: "not-required" | "known-safe" | "codex-rules" | "forbidden-by-rule" | "denied-by-policy" | "prompt" | "session" | "store" | "no-channel" | "timed-out" | "channel-closed" | "codex";
   approvalKey: string;
 }
 
@@ -211,7 +211,7 @@ export interface ToolCompletePayload {
   retryCount: number;
   sandboxState: "sandboxed" | "denied" | "escalated" | "unsandboxed";
   durationMs: number;
-  approvalSource: string;
+  approvalSource: "not-required" | "known-safe" | "codex-rules" | "forbidden-by-rule" | "denied-by-policy" | "prompt" | "session" | "store" | "no-channel" | "timed-out" | "channel-closed" | "codex";
   attempts: ToolAttempt[];
   stageId?: string;
   message?: string;

@@ -27,7 +27,7 @@ from .translate import CodexTranslator
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
-    from ..events.protocol import SandboxState, StageEnd, ToolComplete, ToolStart, ToolStatus
+    from ..events.protocol import ApprovalSource, SandboxState, StageEnd, ToolComplete, ToolStart, ToolStatus
     from ..exec.cancel import CancelToken
     from ..pipelines.model import CodexStage
     from ..runs.active import ActiveRun
@@ -112,7 +112,7 @@ class CodexStageRun:
 
         return approval_key(shown, self.cwd, False)
 
-    def _approve(self, shown: list[str]) -> tuple[str, str | None]:
+    def _approve(self, shown: list[str]) -> tuple[ApprovalSource, str | None]:
         """(approval source, None) to go on, or (source, why not): only `untrusted` asks for a whole stage."""
         policy = self.orchestrator.policy
         if policy != "untrusted":
@@ -142,7 +142,7 @@ class CodexStageRun:
                              log=log, cancel=self.cancel)
 
     def _finish(self, outcome: Any, translator: CodexTranslator, schema: dict[str, Any] | None,
-                source: str) -> tuple[StageEnd, int | None]:
+                source: ApprovalSource) -> tuple[StageEnd, int | None]:
         from ..errors import EXIT_TIMEOUT
         from ..tools.outcome import cancel_detail, cancel_exit_code
 
@@ -188,7 +188,8 @@ class CodexStageRun:
 
     # ------------------------------------------------------------------ records
 
-    def _complete(self, status: ToolStatus, exit_code: int | None, duration_ms: float, source: str, message: str | None,
+    def _complete(self, status: ToolStatus, exit_code: int | None, duration_ms: float, source: ApprovalSource,
+                  message: str | None,
                   thread_id: str | None, *, signal: int | None = None) -> None:
         state: SandboxState = "unsandboxed"  # the Codex process itself; its commands carry their own state
         record: ToolComplete = {

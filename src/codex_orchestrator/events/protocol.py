@@ -24,6 +24,11 @@ AttemptStatus = Literal["succeeded", "failed", "cancelled", "timed_out", "runnin
 ToolStatus = Literal["succeeded", "failed", "denied", "cancelled", "timed_out", "rejected", "running"]
 ApprovalDecision = Literal["approved", "approved_for_session", "approved_always", "denied", "timed_out", "abort",
                            "channel-closed"]
+# Who decided that a tool call may run (or why it may not): no one needed to (`not-required`, `known-safe`), a
+# Codex rule, an approval reused from the session or the store, someone asked now (`prompt`), or no one could
+# be asked; `codex`: Codex itself decided, inside a codex stage (docs/approvals.md).
+ApprovalSource = Literal["not-required", "known-safe", "codex-rules", "forbidden-by-rule", "denied-by-policy",
+                         "prompt", "session", "store", "no-channel", "timed-out", "channel-closed", "codex"]
 
 
 class Envelope(TypedDict):
@@ -80,7 +85,7 @@ class ToolStart(TypedDict):
     command: list[str]
     cwd: str
     sandboxMode: str
-    approvalSource: str
+    approvalSource: ApprovalSource
     approvalKey: str  # sha256 of canonical argv + cwd + escalation; never the command's env
     stageId: NotRequired[str]
     source: NotRequired[Literal["codex"]]  # run by Codex inside a codex stage, not by us
@@ -101,7 +106,7 @@ class ApprovalDecisionEvent(TypedDict):
     requestId: str | None
     toolRunId: str
     decision: ApprovalDecision
-    approvalSource: str
+    approvalSource: ApprovalSource
     approvalKey: str
 
 
@@ -147,7 +152,7 @@ class ToolComplete(TypedDict):
     retryCount: int
     sandboxState: SandboxState
     durationMs: float
-    approvalSource: str
+    approvalSource: ApprovalSource
     attempts: list[ToolAttempt]
     stageId: NotRequired[str]
     message: NotRequired[str]

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
     from ..events.protocol import (
         ApprovalDecision,
+        ApprovalSource,
         AttemptStatus,
         ExecChunk,
         SandboxState,
@@ -58,6 +59,9 @@ if TYPE_CHECKING:  # pragma: no cover
 APPROVED = frozenset({"approved", "approved_for_session", "approved_always"})
 REUSED_SOURCES = frozenset({"session", "store", "codex-rules"})
 
+
+# The source of a decision someone was asked for: `prompt`, unless no answer came.
+_ASKED_SOURCES: dict[str, ApprovalSource] = {"timed_out": "timed-out", "channel-closed": "channel-closed"}
 
 class ToolOrchestrator:
     def __init__(
@@ -287,7 +291,7 @@ class ToolOrchestrator:
     # ------------------------------------------------------------------ approvals
 
     def approve(self, *, tool_run_id: str, argv: list[str], cwd: Path, reason: str, mode: str,
-                cancel: CancelToken | None = None) -> tuple[bool, str, str | None]:
+                cancel: CancelToken | None = None) -> tuple[bool, ApprovalSource, str | None]:
         """Ask for an approval outside `invoke` (a runtime that runs a whole agent, e.g. a codex stage,
         asks once for all of it): the same session cache, store, policy and events. Returns
         (approved, approval source, why not)."""
@@ -297,10 +301,11 @@ class ToolOrchestrator:
                          argv, mode, cancel or self.cancel)
         return self._approve(call, approval_key(argv, cwd, False), reason, mode)
 
-    def _approve(self, call: _ToolCall, key: str, reason: str, mode: str) -> tuple[bool, str, str | None]:
+    def _approve(self, call: _ToolCall, key: str, reason: str, mode: str) -> tuple[bool, ApprovalSource, str | None]:
         """Find an approval for `key`: session cache, then the store, then ask. Returns (ok, source, message)."""
         tool_run_id, argv, cwd = call.tool_run_id, call.argv, call.cwd
         decision: ApprovalDecision
+        source: ApprovalSource
         request_id: str | None = None
         if key in self._session_approvals:
             source, decision = "session", "approved_for_session"
@@ -321,7 +326,7 @@ class ToolOrchestrator:
                 question = ApprovalQuestion(request_id, tool_run_id, command, str(cwd), reason, mode, tuple(argv))
                 decision = self.asker.ask(question, float(self.config.get("approval_timeout_seconds")), call.cancel,
                                           report=self.bus.publish_untyped)
-                source = {"timed_out": "timed-out", "channel-closed": "channel-closed"}.get(decision, "prompt")
+                source = _ASKED_SOURCES.get(decision, "prompt")
                 self._count(prompted=1)
             if decision in ("approved_for_session", "approved_always"):
                 self._session_approvals.add(key)
@@ -681,7 +686,7 @@ class _ToolCall:
         self.mode = mode
         self.assessment = Assessment("run", "not-required", "", True, False)
         self.key = ""
-        self.source = "not-required"
+        self.source: ApprovalSource = "not-required"
         self.downgrade: str | None = None
         self.approved_before_run = False
         self.sandboxed = True

@@ -7,9 +7,12 @@ exhaustively.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .._record import record
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..events.protocol import ApprovalSource
 
 Action = Literal["run", "ask", "reject"]
 
@@ -20,7 +23,7 @@ ESCALATE_ON_DENIAL = frozenset({"on-failure", "untrusted"})
 @record(frozen=True)
 class Assessment:
     action: Action
-    source: str  # approvalSource when no one is asked (or why it was refused)
+    source: ApprovalSource  # when no one is asked (or why it was refused)
     reason: str
     sandboxed: bool  # False: the command runs outside the sandbox once allowed
     escalated: bool  # the approval asked for is to run outside the sandbox

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .._record import field, record
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..events.protocol import SandboxState, ToolAttempt, ToolComplete, ToolStatus
+    from ..events.protocol import ApprovalSource, SandboxState, ToolAttempt, ToolComplete, ToolStatus
     from ..exec.buffer import HeadTailBuffer
 
 
@@ -56,7 +56,7 @@ class ToolResult:
     duration_ms: float
     retry_count: int
     sandbox_state: SandboxState
-    approval_source: str
+    approval_source: ApprovalSource
     attempts: list[ToolAttempt]
     streams: dict[str, HeadTailBuffer]
     record: ToolComplete
