@@ -22,7 +22,7 @@ from ..exec.shared import SharedSessions
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
     from ..events.bus import Subscriber
-    from ..events.protocol import Envelope
+    from ..events.protocol import Envelope, RunStatus
     from ..exec.cancel import CancelToken
     from ..tools.asker import ApprovalQuestion, Cancel, Report
     from .exec import ExecReport
@@ -51,7 +51,7 @@ class ApprovalRequest:
 class ExecResult:
     run_id: str
     task_id: str
-    status: str  # succeeded | failed | cancelled
+    status: RunStatus  # succeeded | failed | cancelled
     exit_code: int
     signal: int | None
     status_detail: str | None
@@ -73,7 +73,7 @@ class ExecResult:
 class RunResult:
     run_id: str
     task_id: str
-    status: str
+    status: RunStatus
     exit_code: int
     manifest_path: Path
     summary: dict[str, Any] | None

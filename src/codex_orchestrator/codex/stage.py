@@ -27,7 +27,15 @@ from .translate import CodexTranslator
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
-    from ..events.protocol import ApprovalSource, SandboxState, StageEnd, ToolComplete, ToolStart, ToolStatus
+    from ..events.protocol import (
+        ApprovalSource,
+        SandboxState,
+        StageEnd,
+        StageStatus,
+        ToolComplete,
+        ToolStart,
+        ToolStatus,
+    )
     from ..exec.cancel import CancelToken
     from ..pipelines.model import CodexStage
     from ..runs.active import ActiveRun
@@ -208,8 +216,8 @@ class CodexStageRun:
             record["message"] = message
         self.run.bus.publish("tool:complete", record)
 
-    def _end(self, status: str, exit_code: int | None, summary: str, thread_id: str | None) -> StageEnd:
-        end: StageEnd = {"stageId": self.stage.id, "index": self.index, "status": status,  # type: ignore[typeddict-item]
+    def _end(self, status: StageStatus, exit_code: int | None, summary: str, thread_id: str | None) -> StageEnd:
+        end: StageEnd = {"stageId": self.stage.id, "index": self.index, "status": status,
                          "exitCode": exit_code, "durationMs": 0.0, "summary": summary}
         if thread_id:
             end["threadId"] = thread_id
