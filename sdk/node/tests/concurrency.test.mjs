@@ -10,8 +10,7 @@ import { CLI, workspace } from './helpers.mjs';
 
 test('50 concurrent exec calls on one server', async (t) => {
   const ws = workspace(t);
-  const orch = new Orchestrator({ cliPath: CLI, cwd: ws.dir, env: ws.env });
-  t.after(() => orch.close());
+  const orch = ws.orchestrator();
   await orch.exec(['true'], { task: 'warm' });
   const pid = orch.serverPid;
   const results = await Promise.all(Array.from({ length: 50 }, (_, i) =>

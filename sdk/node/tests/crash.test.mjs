@@ -8,8 +8,7 @@ import { CLI, eventually, workspace } from './helpers.mjs';
 
 test('kill -9 of the server: pending calls reject typed, the next call respawns', async (t) => {
   const ws = workspace(t);
-  const orch = new Orchestrator({ cliPath: CLI, cwd: ws.dir, env: ws.env });
-  t.after(() => orch.close());
+  const orch = ws.orchestrator();
   await orch.exec(['true']);
   const pid = orch.serverPid;
   const session = await orch.openSession();
@@ -32,8 +31,7 @@ test('kill -9 of the server: pending calls reject typed, the next call respawns'
 
 test('a server that exits on its own (shutdown by another client) is also respawned', async (t) => {
   const ws = workspace(t);
-  const orch = new Orchestrator({ cliPath: CLI, cwd: ws.dir, env: ws.env });
-  t.after(() => orch.close());
+  const orch = ws.orchestrator();
   await orch.exec(['true']);
   const pid = orch.serverPid;
   process.kill(pid, 'SIGTERM');

@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { Orchestrator } from '../dist/index.js';
+
 export const SDK_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO = resolve(SDK_DIR, '..', '..');
 /** The CLI under test: $CODEX_ORCHESTRATOR_CLI, else the repo's .venv (scripts/setup.sh). */
@@ -13,7 +15,7 @@ export const CLI = process.env.CODEX_ORCHESTRATOR_CLI ?? join(REPO, '.venv', 'bi
 
 /**
  * A fresh project folder (with a .git so it is its own repo root) and private homes. Removed after the
- * test. `env` is what the CLI should run with: pass it as `new Orchestrator({ cwd: dir, env })`.
+ * test. `env` is what the CLI should run with: `ws.orchestrator(options)` makes an Orchestrator with it.
  */
 export function workspace(t) {
   const root = mkdtempSync(join(tmpdir(), 'co-sdk-test-'));
@@ -27,8 +29,20 @@ export function workspace(t) {
     MCP_RUNNER_TASK_ID: undefined,
   };
   for (const name of ['HOME', 'CODEX_HOME', 'CODEX_ORCHESTRATOR_HOME']) mkdirSync(env[name], { recursive: true });
-  t.after(() => rmSync(root, { recursive: true, force: true }));
-  return { root, dir, env };
+  const opened = [];
+  // One hook, in this order: `t.after` hooks run in the order they were added, so an Orchestrator closed by
+  // a hook of its own would still be writing its run files while this one removes the folder.
+  t.after(async () => {
+    await Promise.all(opened.map((orch) => orch.close()));
+    rmSync(root, { recursive: true, force: true });
+  });
+  /** An Orchestrator on this workspace, closed (its server gone) before the workspace is removed. */
+  const orchestrator = (options = {}) => {
+    const orch = new Orchestrator({ cliPath: CLI, cwd: dir, env, ...options });
+    opened.push(orch);
+    return orch;
+  };
+  return { root, dir, env, orchestrator };
 }
 
 /** Resolves after `ms`. */

@@ -12,8 +12,7 @@ import { CLI, workspace } from './helpers.mjs';
 
 function server(t, options = {}) {
   const ws = workspace(t);
-  const orch = new Orchestrator({ cliPath: CLI, cwd: ws.dir, env: ws.env, ...options });
-  t.after(() => orch.close());
+  const orch = ws.orchestrator(options);
   return { ws, orch };
 }
 

@@ -10,8 +10,7 @@ import { CLI, eventually, workspace } from './helpers.mjs';
 
 function server(t) {
   const ws = workspace(t);
-  const orch = new Orchestrator({ cliPath: CLI, cwd: ws.dir, env: ws.env });
-  t.after(() => orch.close());
+  const orch = ws.orchestrator();
   return { ws, orch };
 }
 
