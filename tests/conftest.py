@@ -60,6 +60,14 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pyte
     yield home
 
 
+@pytest.fixture(autouse=True)
+def warm_sandbox_settled() -> None:
+    """A test starts with no sandbox parked and no waiter of an earlier test's left to reap (sandbox/warm.py)."""
+    pool = sys.modules.get("codex_orchestrator.sandbox.warm_pool")
+    if pool is not None:
+        assert pool.settle()
+
+
 class Repo:
     """A throwaway project directory with an optional codex.orchestrator.json."""
 

@@ -123,6 +123,7 @@ class _Parked:
         self.ready: Identities | None = None  # what the sandbox confined, once its init said
         self.failed = ""  # why it will never be ready
         self.helper_failed = False  # the helper could not build it (a sandbox whose own set-up fails is not that)
+        self.handed = False  # its init was given a command
 
     def collect(self, deadline: float, *, ready: bool = True) -> bool:
         """Read messages until the waiter's pid (and, if `ready`, the init's report) is known; False on
@@ -152,13 +153,15 @@ class _Parked:
     def hand_over(self, identities: Identities, payload: bytes, program: str, cwd: str,
                   reap_later: Callable[[int], None], *, timeout: float = 1.0) -> WarmProcess | None:
         """Start the command; None if this sandbox cannot be used (then nothing ran). Raises OSError for an
-        exec or cd failure as `Popen` would, `SubprocessError` if the init vanished once it had the command."""
+        exec or cd failure as `Popen` would, `SubprocessError` if the init vanished once it had taken the
+        command (it may have started it: never run twice)."""
         if not self.collect(time.monotonic() + timeout) or self.ready != identities:
             return None
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:
             socket.send_fds(self.sock, [payload], [out_w, err_w])
+            self.handed = True
         except OSError:  # the init is gone before it had the command: nothing ran
             os.close(out_r)
             os.close(err_r)
@@ -167,6 +170,13 @@ class _Parked:
             os.close(out_w)
             os.close(err_w)
         reply = self._reply()
+        if not reply:  # the init died before it took the command: nothing ran
+            os.close(out_r)
+            os.close(err_r)
+            self.handed = False
+            return None
+        if reply == b"got":
+            reply = self._reply()
         if reply == b"ok":
             return WarmProcess(self.pid, out_r, err_r, self.sock, reap_later)
         os.close(out_r)
@@ -359,6 +369,21 @@ _pool: _Pool | None = None
 _pool_lock = threading.Lock()
 
 
+def settle(timeout: float = 10.0) -> bool:
+    """Discard the parked sandbox and wait until the keeper has reaped every waiter handed to it: this process
+    then has no child of the warm sandbox but its helper (tests use it between tests). False on timeout."""
+    pool = _pool
+    if pool is None or pool.owner != os.getpid():
+        return True
+    with pool.lock:
+        parked, pool.parked = pool.parked, None
+    if parked is not None:
+        pool.jobs.put(parked.discard)
+    done = threading.Event()
+    pool.jobs.put(done.set)
+    return done.wait(timeout)
+
+
 def _the_pool() -> _Pool:
     """This process's pool; a forked child of ours makes its own (the helper's waiters are not its children)."""
     global _pool
@@ -385,6 +410,8 @@ def spawn(confinement: Confinement, command: Command, cwd: Path, *, wait: bool =
                 pool.failed(parked)
             else:
                 pool.jobs.put(parked.discard)
+        else:
+            pool.failures = 0  # a helper that died once in a while is no reason to stop parking
         return proc
     finally:
         pool.want(plan)

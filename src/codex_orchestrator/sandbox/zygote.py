@@ -30,6 +30,7 @@ import errno
 import gc
 import marshal
 import os
+import select
 import socket
 import sys
 from typing import Any
@@ -162,7 +163,10 @@ def _parked_init(confinement: Confinement, init_end: int, alive_r: int, status_w
         data, fds, _flags, _addr = socket.recv_fds(sock, MAX_COMMAND, 2)
         if not data or len(fds) != 2:  # the orchestrator discarded us (or is gone): nothing to run
             os._exit(EXIT_SETUP_FAILED)
+        if select.select([alive_r], [], [], 0)[0]:  # our waiter is dying (then so are we): take nothing
+            os._exit(EXIT_SETUP_FAILED)
         argv, env, cwd, executables = marshal.loads(data)
+        os.write(init_end, b"got")  # from here on, the orchestrator may no longer assume nothing ran
         for target, fd in ((1, fds[0]), (2, fds[1])):
             os.dup2(fd, target)
             os.close(fd)
