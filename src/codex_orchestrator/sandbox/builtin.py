@@ -264,6 +264,12 @@ class Confinement:
             _die(b"making mounts private")
         for path, remount, may_vanish in self._binds:
             _protect(lib, path, remount, may_vanish=may_vanish)
+        try:
+            # The cwd was entered before the binds: inside `.git` it names the directory *below* its
+            # read-only mount, and relative writes would go through. Entered again by its path, it is the mount.
+            os.chdir(os.getcwd())
+        except OSError:
+            _die(b"re-entering the working directory")
 
     def wait_as_waiter(self, init: int, alive: tuple[int, int], status: tuple[int, int]) -> None:
         """The waiter: the process the runtime spawned and waits for. It dies with the orchestrator (then
