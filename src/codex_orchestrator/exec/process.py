@@ -17,6 +17,9 @@ Design points (see docs/exec.md):
   be executed, and the reason as a stderr chunk. The outcome's `pid` is 0 then.
   A failure inside the caller's `preexec` (the sandbox set-up) is not the
   command's fault and raises `SpawnError`.
+* In a long-lived process a built-in sandboxed spawn may go to a sandbox
+  parked ahead of need (sandbox/warm.py): same loop, same process group,
+  its waiter as the leader, which learns of the command's end first.
 """
 
 from __future__ import annotations

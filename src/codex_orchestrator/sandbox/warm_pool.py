@@ -105,6 +105,21 @@ class WarmProcess:
         return self.returncode
 
 
+def _close(fds: tuple[int, int]) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
+def _failure(reply: bytes, program: str, cwd: str) -> OSError | subprocess.SubprocessError:
+    """What `Popen` would have raised: the exec error (or the cwd's), else a failed set-up."""
+    if reply.startswith(b"cd:"):
+        error = exec_error(reply, cwd)
+        return OSError(error.errno, error.strerror, cwd)
+    if reply.startswith(b"OSError:"):
+        return exec_error(reply, program)
+    return subprocess.SubprocessError("the warm sandbox ended before it started the command")
+
+
 def _reap(pid: int) -> None:
     """Reap a waiter whose command's status we already have; it is ours and unreaped, so the pid is its."""
     with contextlib.suppress(ProcessLookupError):
@@ -152,42 +167,41 @@ class _Parked:
 
     def hand_over(self, identities: Identities, payload: bytes, program: str, cwd: str,
                   reap_later: Callable[[int], None], *, timeout: float = 1.0) -> WarmProcess | None:
-        """Start the command; None if this sandbox cannot be used (then nothing ran). Raises OSError for an
-        exec or cd failure as `Popen` would, `SubprocessError` if the init vanished once it had taken the
-        command (it may have started it: never run twice)."""
+        """Start the command; None if this sandbox cannot be used (then nothing ran, and the caller discards
+        it). Raises OSError for an exec or cd failure as `Popen` would, `SubprocessError` if the init
+        vanished once it had taken the command (it may have started it: never run twice)."""
         if not self.collect(time.monotonic() + timeout) or self.ready != identities:
             return None
+        pipes = self._send(payload)
+        if pipes is None:
+            return None
+        first = self._reply()
+        if not first:  # the init died before it took the command: nothing ran
+            self.handed = False
+            _close(pipes)
+            return None
+        reply = self._reply() if first == b"got" else first
+        if reply == b"ok":
+            return WarmProcess(self.pid, pipes[0], pipes[1], self.sock, reap_later)
+        _close(pipes)
+        self.sock.close()
+        reap_later(self.pid)  # it exits (255) once its namespaces are gone; not on the call's path
+        raise _failure(reply, program, cwd)
+
+    def _send(self, payload: bytes) -> tuple[int, int] | None:
+        """Hand the command over with fresh stdout and stderr pipes; our read ends, or None if the init
+        is gone before it had it."""
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:
             socket.send_fds(self.sock, [payload], [out_w, err_w])
             self.handed = True
-        except OSError:  # the init is gone before it had the command: nothing ran
-            os.close(out_r)
-            os.close(err_r)
+        except OSError:
+            _close((out_r, err_r))
             return None
         finally:
-            os.close(out_w)
-            os.close(err_w)
-        reply = self._reply()
-        if not reply:  # the init died before it took the command: nothing ran
-            os.close(out_r)
-            os.close(err_r)
-            self.handed = False
-            return None
-        if reply == b"got":
-            reply = self._reply()
-        if reply == b"ok":
-            return WarmProcess(self.pid, out_r, err_r, self.sock, reap_later)
-        os.close(out_r)
-        os.close(err_r)
-        self.discard()
-        if reply.startswith(b"cd:"):
-            error = exec_error(reply, cwd)
-            raise OSError(error.errno, error.strerror, cwd)
-        if reply.startswith(b"OSError:"):
-            raise exec_error(reply, program)
-        raise subprocess.SubprocessError("the warm sandbox ended before it started the command")
+            _close((out_w, err_w))
+        return out_r, err_r
 
     def _reply(self) -> bytes:
         try:
