@@ -30,9 +30,23 @@ _enabled = False
 
 
 def enable() -> None:
-    """Opt this process in (long-lived processes only): sandboxes are parked from its next sandboxed spawn."""
+    """Opt this process in (long-lived processes only): sandboxes are parked from its next sandboxed spawn.
+    The helper that builds them starts now, in the background (if the built-in backend works here), so
+    that the first sandboxed calls do not wait for it."""
     global _enabled
+    if _enabled:
+        return
     _enabled = True
+    if mode() == "on":
+        import threading
+
+        threading.Thread(target=_prestart, name="codex-orchestrator-warm-sandbox-start", daemon=True).start()
+
+
+def _prestart() -> None:
+    from . import warm_pool
+
+    warm_pool.prestart()
 
 
 Mode = Literal["off", "on", "always"]

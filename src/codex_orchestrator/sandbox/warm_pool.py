@@ -383,6 +383,20 @@ _pool: _Pool | None = None
 _pool_lock = threading.Lock()
 
 
+def prestart() -> None:
+    """Start the helper ahead of the first sandboxed spawn, if the built-in backend works here (its probe is
+    remembered per boot, so this rarely forks)."""
+    from .builtin import status
+
+    if status()[0]:
+        pool = _the_pool()
+        with pool.lock:
+            if pool.helper is not None or pool.starting:
+                return
+            pool.starting = True
+        pool.jobs.put(pool._start)
+
+
 def settle(timeout: float = 10.0) -> bool:
     """Discard the parked sandbox and wait until the keeper has reaped every waiter handed to it: this process
     then has no child of the warm sandbox but its helper (tests use it between tests). False on timeout."""
