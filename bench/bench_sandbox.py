@@ -22,7 +22,7 @@ from pathlib import Path
 
 from _harness import ROOT, ms, p95, reference_bin, run_timed, table, update_doc_section
 from codex_orchestrator.exec.process import run_pipes
-from codex_orchestrator.sandbox import SandboxMode, SandboxPolicy, prepare
+from codex_orchestrator.sandbox import SandboxMode, SandboxPolicy, prepare, warm
 from codex_orchestrator.sandbox.spawn import backend_status
 
 Case = tuple[str, Sequence[str] | Callable[[], int]]
@@ -53,11 +53,14 @@ def rows(cases: Sequence[Case], runs: int) -> list[list[str]]:
     return result
 
 
-def sandboxed(policy: SandboxPolicy, argv: list[str], cwd: Path, backend: str) -> Callable[[], int]:
-    env = dict(os.environ)
+def sandboxed(policy: SandboxPolicy, argv: list[str], cwd: Path, backend: str, *,
+              warm_sandbox: bool = False) -> Callable[[], int]:
+    """`warm_sandbox`: as in a long-lived server, each spawn finds a sandbox parked for it (sandbox/warm.py)."""
+    env = {name: value for name, value in os.environ.items() if name != warm.ENV}
 
     def spawn() -> int:
         # Through the exec runtime's own spawn (`run_pipes`), which the built-in backend's fast path needs.
+        os.environ[warm.ENV] = "1" if warm_sandbox else "0"
         prepared = prepare(policy, argv, cwd, env, backend=backend)
         outcome = run_pipes(prepared.argv, cwd=cwd, env=env, preexec=prepared.preexec)
         return -1 if outcome.exit_code is None else outcome.exit_code
@@ -77,6 +80,9 @@ def cases(work: Path) -> list[Case]:
             continue
         found.append((f"{backend}, read-only", sandboxed(read_only, [true], work, backend)))
         found.append((f"{backend}, workspace-write", sandboxed(write, [true], work, backend)))
+        if backend == "builtin":
+            found.append(("builtin, workspace-write, warm (a long-lived server)",
+                          sandboxed(write, [true], work, backend, warm_sandbox=True)))
     codex = reference_bin("codex")
     if codex:
         # Codex's helper refuses a CODEX_HOME under /tmp (ANCHORS.md), so it gets one in the user's cache.

@@ -18,6 +18,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--require-sandbox", action="store_true", default=False,
                      help="fail (instead of skipping) the sandbox tests when a backend does not work here; "
                           "implied by CI=true")
+    parser.addoption("--warm-sandbox", action="store_true", default=False,
+                     help="spawn through the warm sandbox wherever it can be used (sandbox/warm.py), in the "
+                          "test process and the CLIs it starts (CODEX_ORCHESTRATOR_WARM_SANDBOX=always)")
+
+
+# CODEX_ORCHESTRATOR_WARM_SANDBOX=0/1 survives the isolation below: the suite can run both ways.
+_WARM_SANDBOX = os.environ.get("CODEX_ORCHESTRATOR_WARM_SANDBOX")
 
 
 # The real `codex` (tests/peers) confines its commands with bubblewrap, which creates empty mount points
@@ -36,7 +43,7 @@ def no_codex_mount_points() -> None:
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Path]:
     """No test may read or write the developer's ~/.codex or ~/.codex-orchestrator."""
     home = tmp_path / "home"
     (home / ".codex").mkdir(parents=True)
@@ -47,7 +54,18 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
         if name.startswith("CODEX_ORCHESTRATOR_") and name != "CODEX_ORCHESTRATOR_HOME":
             monkeypatch.delenv(name)
     monkeypatch.delenv("MCP_RUNNER_TASK_ID", raising=False)
+    warm = "always" if request.config.getoption("--warm-sandbox") else _WARM_SANDBOX
+    if warm is not None:
+        monkeypatch.setenv("CODEX_ORCHESTRATOR_WARM_SANDBOX", warm)
     yield home
+
+
+@pytest.fixture(autouse=True)
+def warm_sandbox_settled() -> None:
+    """A test starts with no sandbox parked and no waiter of an earlier test's left to reap (sandbox/warm.py)."""
+    pool = sys.modules.get("codex_orchestrator.sandbox.warm_pool")
+    if pool is not None:
+        assert pool.settle()
 
 
 class Repo:

@@ -228,3 +228,13 @@ def test_enclosing_repository_git_stays_read_only_from_a_subfolder(tmp_path: Pat
     assert hook.returncode != 0 and head.returncode != 0 and ok.returncode == 0, (hook.stderr, head.stderr)
     assert not (repo / ".git" / "hooks-post-checkout").exists()
     assert (repo / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
+
+
+def test_a_cwd_inside_git_does_not_get_around_its_read_only_mount(workspace: Workspace, backend: str) -> None:
+    """A stage whose cwd is `.git` itself (it lies inside the repo): the cwd set before the namespaces were
+    made named `.git` below its read-only mount, so relative writes went through (a planted hook)."""
+    git = workspace.root / ".git"
+    hook = run(workspace.policy, ["sh", "-c", "echo evil > hooks/pre-commit"], git, backend=backend)
+    config = run(workspace.policy, ["sh", "-c", "echo x >> ../config"], git / "hooks", backend=backend)
+    assert hook.returncode != 0 and config.returncode != 0
+    assert not (git / "hooks" / "pre-commit").exists() and (git / "config").read_text() == "[core]\n"

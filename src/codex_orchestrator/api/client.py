@@ -97,6 +97,9 @@ class Orchestrator:
         self.approval_policy = approval_policy
         self._sessions = SharedSessions()  # session shells live until close()
         self._session_approvals: set[str] = set()  # "for this session" lasts as long as this object
+        from ..sandbox import warm
+
+        warm.enable()  # a long-lived caller: sandboxed calls find their sandbox built ahead of need
 
     # ------------------------------------------------------------------ commands
 

@@ -70,8 +70,10 @@ def run(args: argparse.Namespace) -> int:
     loop = asyncio.new_event_loop()
     signum = 0
     from ..runs import views
+    from ..sandbox import warm
 
     views.defer()  # tool calls answer before their lines in state.json/metrics.json are written (views.py)
+    warm.enable()  # sandboxed tool calls find their sandbox built ahead of need (sandbox/warm.py)
     try:
         signum = loop.run_until_complete(_serve(service, __version__))
     finally:

@@ -17,6 +17,9 @@ Design points (see docs/exec.md):
   be executed, and the reason as a stderr chunk. The outcome's `pid` is 0 then.
   A failure inside the caller's `preexec` (the sandbox set-up) is not the
   command's fault and raises `SpawnError`.
+* In a long-lived process a built-in sandboxed spawn may go to a sandbox
+  parked ahead of need (sandbox/warm.py): same loop, same process group,
+  its waiter as the leader, which learns of the command's end first.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
 
 from .._record import field, record
 from ..errors import OrchestratorError
@@ -167,19 +170,51 @@ def run_pipes(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
     return ProcessOutcome(exit_code, signum, duration_ms, run.timed_out, run.cancelled, proc.pid, streams, limit)
 
 
+class Leader(Protocol):
+    """The process `run_pipes` waits for: a `Popen`, or the waiter of a warm sandbox (sandbox/warm_pool.py)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def stdout(self) -> IO[bytes] | None: ...
+
+    @property
+    def stderr(self) -> IO[bytes] | None: ...
+
+    def wait(self) -> int: ...
+
+
+@runtime_checkable
+class ReportsExit(Protocol):
+    """A leader that learns of its command's end before it exits itself (a warm sandbox's waiter, whose own
+    exit waits for its namespaces to be torn down): the loop then acts on that as on the leader's exit."""
+
+    def exit_fd(self) -> int: ...
+
+    def exited(self) -> bool: ...
+
+
 def _popen(argv: Sequence[str], cwd: Path, env: Mapping[str, str], preexec: Callable[[], None] | None,
-           pass_fds: tuple[int, ...]) -> subprocess.Popen[bytes]:
+           pass_fds: tuple[int, ...]) -> Leader:
     """Spawn with pipes in a new session. A preexec that `ExecsDirectly` is told the command, starts it
-    itself, and reports an exec failure on a pipe of ours, raised here as `Popen` would raise it."""
+    itself, and reports an exec failure on a pipe of ours, raised here as `Popen` would raise it; in a
+    long-lived process, a parked sandbox that matches it may start the command instead (sandbox/warm.py)."""
     if not isinstance(preexec, ExecsDirectly):
         return subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True, close_fds=True, preexec_fn=preexec,
                                 pass_fds=pass_fds)
-    from ..sandbox.builtin import Command
+    from ..sandbox import warm
+    from ..sandbox.builtin import Command, exec_error
 
+    command = Command(_executables(argv[0], env), list(argv), dict(env), pass_fds, -1)
+    warmed = warm.spawn(preexec, command, cwd) if warm.active() else None
+    if warmed is not None:
+        return warmed
     report_r, report_w = os.pipe()
     try:
-        preexec.exec_directly(Command(_executables(argv[0], env), list(argv), dict(env), pass_fds, report_w))
+        command.report_fd = report_w
+        preexec.exec_directly(command)
         try:
             proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
@@ -200,7 +235,7 @@ def _popen(argv: Sequence[str], cwd: Path, env: Mapping[str, str], preexec: Call
             if stream is not None:
                 stream.close()
         proc.wait()
-        raise _exec_error(report, argv[0])
+        raise exec_error(report, argv[0])
     return proc
 
 
@@ -212,22 +247,12 @@ def _executables(program: str, env: Mapping[str, str]) -> tuple[bytes, ...]:
     return tuple(os.path.join(os.fsencode(directory), executable) for directory in os.get_exec_path(dict(env)))
 
 
-def _exec_error(report: bytes, program: str) -> OSError:
-    """`OSError:<hex errno>:` as `_posixsubprocess` writes it, turned into the OSError `Popen` raises."""
-    try:
-        _kind, hex_errno, _ = report.split(b":", 2)
-        number = int(hex_errno, 16)
-    except ValueError:
-        return OSError(0, f"bad exec report {report!r}")
-    return OSError(number, os.strerror(number), program)
-
-
 class _PipeRun:
     """The select loop of one `run_pipes`: read both pipes, stop the group on time-out, cancel or the output
     limit, and stop waiting shortly after the leader exits (a process that escaped the group may hold the
     pipes open forever)."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], streams: dict[str, HeadTailBuffer], limit: OutputLimit,
+    def __init__(self, proc: Leader, streams: dict[str, HeadTailBuffer], limit: OutputLimit,
                  on_chunk: ChunkSink | None, log: BinaryIO | None, cancel: CancelToken | None,
                  kill_grace: float, *, deadline: float | None, started: float) -> None:
         assert proc.stdout is not None and proc.stderr is not None
@@ -238,6 +263,8 @@ class _PipeRun:
         self.chunkers = {"stdout": Utf8Chunker(), "stderr": Utf8Chunker()}
         self.selector = selectors.DefaultSelector()
         self.pidfd = -1
+        self.early = proc if isinstance(proc, ReportsExit) else None
+        self.early_fd = -1
         self.timed_out = self.cancelled = False
         self.kill_at: float | None = None  # set once SIGTERM was sent
         self.exited_at: float | None = None  # set once the leader exited and its group was killed
@@ -279,15 +306,26 @@ class _PipeRun:
             self.selector.register(self.pidfd, selectors.EVENT_READ)
         except (AttributeError, OSError):
             self.pidfd = -1
+        if self.early is not None:
+            self.early_fd = self.early.exit_fd()
+            self.selector.register(self.early_fd, selectors.EVENT_READ)
+
+    def _exited(self) -> bool:
+        """Whether the leader exited (or, for a leader that `ReportsExit`, its command did)."""
+        if self.early is not None and self.early.exited():
+            return True
+        return _leader_exited(self.pid)
 
     def _tick(self, now: float) -> bool:
         """Act on the timers and flags; True when the loop is done."""
-        if self.exited_at is None and _leader_exited(self.pid):
+        if self.exited_at is None and self._exited():
             # Kill the rest of the group while the zombie leader still reserves its id.
             kill_group(self.pid, signal.SIGKILL)
             self.exited_at = now
-            if self.pidfd >= 0:
-                self.selector.unregister(self.pidfd)
+            for fd in (self.pidfd, self.early_fd):
+                if fd >= 0:
+                    self.selector.unregister(fd)
+            self.early_fd = -1
         if self.exited_at is not None and (
             not self.names or now - max(self.last_data, self.exited_at) >= DRAIN_IDLE
             or now - self.exited_at >= DRAIN_MAX
@@ -310,6 +348,11 @@ class _PipeRun:
         self.kill_at = now + self.kill_grace
 
     def _ready(self, fd: int) -> None:
+        if fd == self.early_fd and self.early is not None:
+            self.early.exited()  # reads the one message; _tick acts on it
+            self.selector.unregister(fd)
+            self.early_fd = -1
+            return
         if fd not in self.names:
             if self.cancel is not None and fd == self.cancel.fileno():
                 self.selector.unregister(fd)  # it stays readable; the flag is checked in _tick

@@ -27,15 +27,18 @@ import errno
 import gc
 import os
 import stat
-import subprocess
 import sys
 import time
 import weakref
 from functools import cache
-from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import landlock, lifetime
-from .layout import FsLayout
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
+    from .layout import FsLayout
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -96,63 +99,110 @@ def _rules(layout: FsLayout) -> list[landlock.Rule]:
     return rules
 
 
-def _bind_plan(path: Path) -> tuple[bytes, int, bool]:
-    """(path, its read-only remount flags, whether it may vanish). Only a regular file may: state.json is
-    replaced by rename as runs update it, and a file that is gone has nothing left to protect. A protected
-    directory (`.git`, `.codex`, the run store) that vanishes fails the set-up closed (exit 71): without
-    the mount, the command could create it afresh, hooks and all."""
+Bind = tuple[bytes, int, bool]
+"""A protected path: (path, its read-only remount flags, whether it may vanish)."""
+
+
+def _bind_plan(path: Path) -> tuple[Bind, landlock.Identity]:
+    """The bind of one protected path, and the identity of the file it names now. Only a regular file may
+    vanish: state.json is replaced by rename as runs update it, and a file that is gone has nothing left to
+    protect. A protected directory (`.git`, `.codex`, the run store) that vanishes fails the set-up closed
+    (exit 71): without the mount, the command could create it afresh, hooks and all."""
     try:
         info = os.stat(path, follow_symlinks=False)
         flags = os.statvfs(path).f_flag
     except FileNotFoundError:  # gone since the layout was made: the child fails closed
-        return bytes(path), MS_REMOUNT | MS_BIND | MS_RDONLY, False
+        return (bytes(path), MS_REMOUNT | MS_BIND | MS_RDONLY, False), None
     remount = MS_REMOUNT | MS_BIND | MS_RDONLY | sum(ms for st, ms in _LOCKED_FLAGS if flags & st)
-    return bytes(path), remount, stat.S_ISREG(info.st_mode)
+    return (bytes(path), remount, stat.S_ISREG(info.st_mode)), (info.st_dev, info.st_ino)
+
+
+class Plan(NamedTuple):
+    """Everything a confinement is made of, as plain data: it crosses to the warm sandbox's helper process
+    (warm_pool.py), and two equal plans confine alike as long as their paths still name the same files
+    (`Confinement.identities`)."""
+
+    flags: int  # for unshare
+    uid_map: bytes
+    gid_map: bytes
+    binds: tuple[Bind, ...]
+    rules: tuple[tuple[str, int], ...]  # Landlock: (path, access)
+    shm_writable: bool
+    abi: int
+
+
+Identities = tuple[tuple[landlock.Identity, ...], tuple[landlock.Identity, ...]]
+"""What a confinement's Landlock rules, then its read-only binds, named when it was built."""
+
+
+def plan_for(layout: FsLayout, abi: int) -> tuple[Plan, tuple[landlock.Identity, ...]]:
+    """The plan for `layout`, and the identities of its protected paths as they are now."""
+    # A pid namespace always: its init dies with us (PR_SET_PDEATHSIG) and takes every process of the
+    # command with it; and a mount namespace for the private /proc and /dev/shm.
+    flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID
+    if not layout.network:
+        flags |= CLONE_NEWNET
+    uid, gid = os.geteuid(), os.getegid()
+    planned = [_bind_plan(path) for path in layout.read_only]
+    rules = tuple((str(path), access) for path, access in _rules(layout))
+    plan = Plan(flags, f"{uid} {uid} 1\n".encode(), f"{gid} {gid} 1\n".encode(),
+                tuple(bind for bind, _ in planned), rules, bool(layout.writable), abi)
+    return plan, tuple(identity for _, identity in planned)
 
 
 class Command:
     """What the init starts itself with `posix_spawn` (see `Confinement.exec_directly`): the tail of
     `_posixsubprocess`'s child code, after the preexec, done by the init."""
 
-    __slots__ = ("argv", "env", "executables", "keep_fds", "report_fd")
+    __slots__ = ("argv", "env", "executables", "keep_fds", "report_fd", "sigdef")
 
     def __init__(self, executables: tuple[bytes, ...], argv: list[str], env: dict[str, str],
-                 keep_fds: tuple[int, ...], report_fd: int) -> None:
+                 keep_fds: tuple[int, ...], report_fd: int, sigdef: tuple[int, ...] = ()) -> None:
         self.executables = executables  # the PATH search, done in the parent exactly as subprocess does it
         self.argv, self.env = argv, env
         self.keep_fds = tuple(sorted(keep_fds))  # pass_fds: every other descriptor is closed on exec
         self.report_fd = report_fd  # an exec failure is written here as "OSError:<hex errno>:"
+        self.sigdef = sigdef  # signals reset to their default in the command (a warm sandbox's init ignores some)
 
 
 class Confinement:
     """The preexec callable of the built-in backend; owns the Landlock ruleset fd until collected."""
 
     def __init__(self, layout: FsLayout, *, abi: int, mount_private: bool = False) -> None:
+        plan, bound = plan_for(layout, abi)
+        self._setup(plan, os.getpid(), bound)
+
+    @classmethod
+    def from_plan(cls, plan: Plan, owner: int) -> Confinement:
+        """The same confinement, rebuilt from its plan in another process (the warm sandbox's helper), for
+        a waiter whose parent is `owner`. Its bind identities are those the waiter finds after mounting."""
+        confinement = cls.__new__(cls)
+        confinement._setup(plan, owner, ())
+        return confinement
+
+    def _setup(self, plan: Plan, owner: int, bound: tuple[landlock.Identity, ...]) -> None:
+        self.plan = plan
         self._lib = landlock.libc()
         _pylibc()  # loaded here, not in the child
         self._lib.unshare.argtypes = (ctypes.c_int,)
         self._lib.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
                                     ctypes.c_void_p)
-        # A pid namespace always: its init dies with us (PR_SET_PDEATHSIG) and takes every process of the
-        # command with it; and a mount namespace for the private /proc and /dev/shm.
-        self._flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID
-        if not layout.network:
-            self._flags |= CLONE_NEWNET
-        uid, gid = os.geteuid(), os.getegid()
-        self._uid_map = f"{uid} {uid} 1\n".encode()
-        self._gid_map = f"{gid} {gid} 1\n".encode()
+        self._flags = plan.flags
+        self._uid_map, self._gid_map = plan.uid_map, plan.gid_map
         self._private = True
-        self._shm_writable = bool(layout.writable)
+        self._shm_writable = plan.shm_writable
         self._max_fd = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024
-        self._binds = [_bind_plan(path) for path in layout.read_only]
+        self._binds = list(plan.binds)
         # struct ifreq: the interface name, then ifr_flags (a short) in a 24-byte union.
         ifreq = b"lo".ljust(16, b"\0") + (IFF_UP | IFF_LOOPBACK).to_bytes(2, sys.byteorder)
         self._ifreq = ctypes.create_string_buffer(ifreq, 40)
-        self._loopback = not layout.network
-        self._abi = abi
-        self._owner = os.getpid()  # the orchestrator: the waiter exits at once if its parent is not this
+        self._loopback = bool(plan.flags & CLONE_NEWNET)
+        self._abi = plan.abi
+        self._owner = owner  # the orchestrator: the waiter exits at once if its parent is not this
         self._proc_mounted = self._shm_mounted = self._pts_mounted = False
-        self._ruleset = landlock.create_ruleset(_rules(layout), abi)
+        seen: list[landlock.Identity] = []
+        self._ruleset = landlock.create_ruleset(plan.rules, plan.abi, seen)
+        self.identities: Identities = (tuple(seen), bound)
         self._finalizer = weakref.finalize(self, os.close, self._ruleset)
         # Variadic C functions: every argument as a full-width long, built once here.
         zero = ctypes.c_ulong(0)
@@ -183,6 +233,22 @@ class Confinement:
             _die(b"unexpected error")
 
     def _confine(self) -> None:
+        self.enter_namespaces()
+        alive_r, alive_w = os.pipe()  # the init sees EOF on alive_r once the waiter is gone
+        status_r, status_w = os.pipe()  # the init reports the command's raw wait status here
+        init = _fork()  # pid 1 of the new pid namespace
+        if init < 0:
+            _die(b"fork")
+        if init == 0:
+            os.close(alive_w)
+            os.close(status_r)
+            self._init(alive_r, status_w)  # returns only in the command's process
+            return
+        lifetime.die_with(self._owner)  # checks the orchestrator did not die before it took effect
+        self.wait_as_waiter(init, (alive_r, alive_w), (status_r, status_w))
+
+    def enter_namespaces(self) -> None:
+        """The waiter's part before it forks the init: the namespaces, the id maps, the read-only binds."""
         lib = self._lib
         if lib.unshare(self._flags) != 0:
             _die(b"unshare")
@@ -198,31 +264,42 @@ class Confinement:
             _die(b"making mounts private")
         for path, remount, may_vanish in self._binds:
             _protect(lib, path, remount, may_vanish=may_vanish)
-        alive_r, alive_w = os.pipe()  # the init sees EOF on alive_r once the waiter is gone
-        status_r, status_w = os.pipe()  # the init reports the command's raw wait status here
-        init = _fork()  # pid 1 of the new pid namespace
-        if init < 0:
-            _die(b"fork")
-        if init == 0:
-            os.close(alive_w)
-            os.close(status_r)
-            self._init(alive_r, status_w)  # returns only in the command's process
-            return
-        # The waiter: the process the runtime spawned and waits for. It dies with the orchestrator (then
-        # its init dies, then the namespace), ignores the runtime's SIGINT/SIGTERM (they reach the command,
-        # which shares its process group) and ends with the command's own status.
-        lifetime.die_with(self._owner)  # checks the orchestrator did not die before it took effect
+        try:
+            # The cwd was entered before the binds: inside `.git` it names the directory *below* its
+            # read-only mount, and relative writes would go through. Entered again by its path, it is the mount.
+            os.chdir(os.getcwd())
+        except OSError:
+            _die(b"re-entering the working directory")
+
+    def wait_as_waiter(self, init: int, alive: tuple[int, int], status: tuple[int, int]) -> None:
+        """The waiter: the process the runtime spawned and waits for. It dies with the orchestrator (then
+        its init dies, then the namespace), ignores the runtime's SIGINT/SIGTERM (they reach the command,
+        which shares its process group) and ends with the command's own status. Never returns."""
+        lib = self._lib
         # SIGHUP, SIGINT, SIGQUIT, SIGTERM. A hang-up of the terminal (we are its session leader) must not
         # kill us before we relay the command's status; the runtime's SIGKILL still ends everything.
         for signum in (1, 2, 3, 15):
             lib.signal(ctypes.c_int(signum), ctypes.c_void_p(SIG_IGN))
-        os.close(alive_r)
-        os.close(status_w)
-        _close_all_but(sorted((alive_w, status_r)), self._max_fd)
-        _relay(lib, init, status_r)
+        os.close(alive[0])
+        os.close(status[1])
+        _close_all_but(sorted((alive[1], status[0])), self._max_fd)
+        _relay(lib, init, status[0])
 
     def _init(self, alive_r: int, status_w: int) -> None:
         """pid 1: mounts what only it can, confines itself, forks the command, reaps, reports, exits."""
+        self.confine_init(alive_r)
+        if self._command is not None:
+            command = _spawn(self._lib, self._command)
+        else:
+            command = os.fork()
+            if command == 0:
+                os.close(alive_r)
+                os.close(status_w)
+                return  # the runtime's child code goes on to exec the command
+        self.reap(command, alive_r, status_w)
+
+    def confine_init(self, alive_r: int) -> None:
+        """The init's set-up: die with the waiter, the private mounts, the loopback, then Landlock."""
         lib = self._lib
         lib.prctl(ctypes.c_int(PR_SET_PDEATHSIG), ctypes.c_ulong(9), ctypes.c_ulong(0), ctypes.c_ulong(0),
                   ctypes.c_ulong(0))
@@ -238,16 +315,13 @@ class Confinement:
             _die(b"prctl(PR_SET_NO_NEW_PRIVS)")
         if lib.syscall(*self._restrict_args) != 0:
             _die(b"landlock_restrict_self")
-        if self._command is not None:
-            command = _spawn(lib, self._command)
-        else:
-            command = os.fork()
-            if command == 0:
-                os.close(alive_r)
-                os.close(status_w)
-                return  # the runtime's child code goes on to exec the command
-        _close_all_but([alive_r, status_w], self._max_fd)
-        while True:  # reap everything; when the command ends, report and go (the namespace goes with us)
+
+    def reap(self, command: int, alive_r: int, status_w: int, report: int = -1) -> None:
+        """The init once the command runs: reap everything; when the command ends, report its status and go
+        (the namespace goes with us). A warm sandbox's init also sends it on `report` (an "exit:" message),
+        first: the runtime need not wait for the namespaces to be torn down. Never returns."""
+        _close_all_but(sorted({alive_r, status_w, report} - {-1}), self._max_fd)
+        while True:
             try:
                 pid, wait_status = os.waitpid(-1, 0)
             except ChildProcessError:
@@ -255,7 +329,11 @@ class Confinement:
             except InterruptedError:
                 continue
             if pid == command:
-                os.write(status_w, wait_status.to_bytes(4, "little", signed=True))
+                raw = wait_status.to_bytes(4, "little", signed=True)
+                if report >= 0:
+                    with contextlib.suppress(OSError):  # SIGPIPE stays ignored in a warm sandbox's init
+                        os.write(report, b"exit:" + raw)
+                os.write(status_w, raw)
                 os._exit(0)
 
     def _private_mounts(self) -> None:
@@ -300,8 +378,9 @@ class Confinement:
 def _fork() -> int:
     """fork(2) without Python's at-fork machinery, which costs ~0.7 ms a fork of a big process here (its
     hooks and thread bookkeeping touch pages, each a copy-on-write fault). Safe here only: the caller is
-    the child `_posixsubprocess` forked, in which `PyOS_AfterFork_Child` already left one thread, and
-    `PyDLL` keeps the GIL held across the call, so both sides resume as that one thread."""
+    the child `_posixsubprocess` forked, in which `PyOS_AfterFork_Child` already left one thread (or a
+    waiter of the single-threaded warm sandbox helper, zygote.py), and `PyDLL` keeps the GIL held across
+    the call, so both sides resume as that one thread."""
     result: int = _pylibc().fork()
     return result
 
@@ -327,6 +406,8 @@ def _spawn(lib: ctypes.CDLL, command: Command) -> int:
             # Each posix_spawn is a clone: skip the PATH entries where the exec could only fail with
             # ENOENT/ENOTDIR (as most do), and let every other case reach the exec for its own errno.
             os.stat(executable)
+            if command.sigdef:
+                return os.posix_spawn(executable, command.argv, command.env, setsigdef=command.sigdef)
             return os.posix_spawn(executable, command.argv, command.env)
         except OSError as exc:
             last = exc.errno or errno.ENOENT
@@ -335,6 +416,17 @@ def _spawn(lib: ctypes.CDLL, command: Command) -> int:
     with contextlib.suppress(OSError):
         os.write(command.report_fd, b"OSError:%x:" % (saved or last))
     os._exit(255)
+
+
+def exec_error(report: bytes, filename: str) -> OSError:
+    """`OSError:<hex errno>:` as `_spawn` (and `_posixsubprocess`) writes it, turned into the OSError `Popen`
+    raises; `filename` is the program (or, for a warm sandbox's `cd:<hex errno>:`, the cwd)."""
+    try:
+        _kind, hex_errno, _ = report.split(b":", 2)
+        number = int(hex_errno, 16)
+    except ValueError:
+        return OSError(0, f"bad exec report {report!r}")
+    return OSError(number, os.strerror(number), filename)
 
 
 def _cloexec_all_but(lib: ctypes.CDLL, keep: tuple[int, ...]) -> None:
@@ -463,6 +555,8 @@ def status() -> tuple[bool, str]:
 
 def _probe_cache() -> Path | None:
     """A per-user, per-boot file recording a successful probe: ~/.cache/codex-orchestrator/."""
+    from pathlib import Path
+
     try:
         boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:
@@ -481,6 +575,10 @@ def _probe() -> tuple[bool, str]:
     it catches what static checks miss (a disabled user namespace sysctl, an
     AppArmor userns restriction, a seccomp filter from a container runtime).
     """
+    import subprocess
+
+    from .layout import FsLayout
+
     if not sys.platform.startswith("linux"):
         return False, "the built-in backend needs Linux"
     abi = landlock.abi_version()
@@ -521,6 +619,8 @@ def wrap(layout: FsLayout) -> Confinement:
 @cache
 def userns_status() -> bool:
     """Whether an unprivileged user namespace can be created (reported by `sandbox check`)."""
+    import subprocess
+
     lib = landlock.libc()
 
     def probe() -> None:

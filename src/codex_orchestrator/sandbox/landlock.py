@@ -15,9 +15,16 @@ from __future__ import annotations
 import ctypes
 import os
 import stat
+from collections.abc import Iterable
 from functools import cache
-from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
+Identity = tuple[int, int] | None
+"""(st_dev, st_ino) of a file as a rule or a mount named it; None when it did not exist. The warm sandbox
+(warm_pool.py) compares them to tell whether a confinement built earlier still names the same files."""
 
 # The landlock syscalls have the same numbers on every architecture.
 SYS_CREATE_RULESET = 444
@@ -109,8 +116,9 @@ class LandlockError(OSError):
     pass
 
 
-def create_ruleset(rules: list[Rule], abi: int) -> int:
-    """Return a ruleset fd (close-on-exec) granting `rules`; paths that do not exist are skipped."""
+def create_ruleset(rules: Iterable[tuple[str | Path, int]], abi: int, seen: list[Identity] | None = None) -> int:
+    """Return a ruleset fd (close-on-exec) granting `rules`; paths that do not exist are skipped. `seen`, if
+    given, receives the identity of each rule's file in order (None for a skipped one)."""
     handled = handled_rights(abi)
     lib = libc()
     attr: ctypes.Structure = (RulesetAttrScoped(handled, 0, SCOPE_SIGNAL | SCOPE_ABSTRACT_UNIX_SOCKET)
@@ -121,27 +129,33 @@ def create_ruleset(rules: list[Rule], abi: int) -> int:
         err = ctypes.get_errno()
         raise LandlockError(err, f"landlock_create_ruleset: {os.strerror(err)}")
     try:
-        for rule in rules:
+        for path, access in rules:
             try:
-                path_fd = os.open(rule.path, os.O_PATH | os.O_CLOEXEC)
+                path_fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
             except FileNotFoundError:
+                if seen is not None:
+                    seen.append(None)
                 continue
             try:
-                add_rule(fd, path_fd, rule.access & handled, str(rule.path))
+                info = add_rule(fd, path_fd, access & handled, str(path))
             finally:
                 os.close(path_fd)
+            if seen is not None:
+                seen.append((info.st_dev, info.st_ino))
     except BaseException:
         os.close(fd)
         raise
     return fd
 
 
-def add_rule(ruleset: int, path_fd: int, access: int, name: str) -> None:
-    """Grant `access` beneath the file `path_fd` refers to (clipped to a file's rights for a non-directory).
+def add_rule(ruleset: int, path_fd: int, access: int, name: str) -> os.stat_result:
+    """Grant `access` beneath the file `path_fd` refers to (clipped to a file's rights for a non-directory);
+    returns that file's status, taken from the very descriptor the rule names.
 
     Also called in the sandboxed child, for what exists only there: its private /dev/shm and its tty.
     """
-    if not stat.S_ISDIR(os.fstat(path_fd).st_mode):
+    info = os.fstat(path_fd)
+    if not stat.S_ISDIR(info.st_mode):
         access &= FILE_RIGHTS
     beneath = PathBeneathAttr(access, path_fd)
     result = libc().syscall(ctypes.c_long(SYS_ADD_RULE), ctypes.c_int(ruleset), ctypes.c_int(RULE_PATH_BENEATH),
@@ -149,3 +163,4 @@ def add_rule(ruleset: int, path_fd: int, access: int, name: str) -> None:
     if result < 0:
         err = ctypes.get_errno()
         raise LandlockError(err, f"landlock_add_rule({name}): {os.strerror(err)}")
+    return info

@@ -81,8 +81,10 @@ class Server:
             raise _Stop(received)
 
         from ..runs import views
+        from ..sandbox import warm
 
         views.defer()  # calls answer before their lines in state.json/metrics.json are written (views.py)
+        warm.enable()  # sandboxed calls find their sandbox built ahead of need (sandbox/warm.py)
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             for line in self._lines():
