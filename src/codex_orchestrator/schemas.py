@@ -196,7 +196,22 @@ def all_schemas() -> dict[str, dict[str, Any]]:
             **event_schemas()}
 
 
+USAGE = """usage: python -m codex_orchestrator.schemas [--check] [DIR]
+
+Write the JSON schemas of the manifest, the events and the repo config into DIR (default: schemas/);
+with --check, write nothing and exit 1 if a file there differs from the models.
+
+example: python -m codex_orchestrator.schemas --check"""
+
+
 def main(argv: list[str]) -> int:
+    if {"-h", "--help"} & set(argv):
+        print(USAGE)
+        return 0
+    unknown = [a for a in argv if a.startswith("-") and a != "--check"]
+    if unknown:
+        print(f"unknown option {unknown[0]}\n{USAGE}", file=sys.stderr)
+        return 2
     check = "--check" in argv
     rest = [a for a in argv if a != "--check"]
     out_dir = Path(rest[0]) if rest else Path("schemas")
