@@ -174,14 +174,22 @@ class _VerifiedDirs:
         """`old` was just renamed to `new` by us: what was kept for it and below it is kept under `new` (a run
         directory published under its run id keeps its two handles; `get` still checks each before use)."""
         prefix, root = str(old), str(within)
+        stale: list[int] = []
         with self._lock:
             for key in [k for k in self._fds if k[1] == root and (k[0] == prefix or k[0].startswith(prefix + "/"))]:
                 fd, dev, ino, _ = self._fds.pop(key)
                 folder = str(new) + key[0][len(prefix):]
                 try:
-                    self._fds[(folder, root)] = (fd, dev, ino, _components(Path(folder), within))
+                    components = _components(Path(folder), within)
                 except ValueError:  # not below `within` any more: walked again when used
-                    os.close(fd)
+                    stale.append(fd)
+                    continue
+                replaced = self._fds.pop((folder, root), None)  # what that name held before the rename
+                if replaced is not None:
+                    stale.append(replaced[0])
+                self._fds[(folder, root)] = (fd, dev, ino, components)
+        for fd in stale:
+            os.close(fd)
 
     def _drop(self, key: tuple[str, str], fd: int) -> None:
         with self._lock:
