@@ -135,6 +135,31 @@ def test_a_missing_notify_program_is_a_failed_delivery_not_a_failed_run(repo: Re
     assert os.environ.get("CODEX_ORCHESTRATOR_NOTIFY") is None
 
 
+def test_a_delivery_cut_off_at_the_grace_is_abandoned_even_if_the_kill_ends_it_first(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """Whether a delivery was abandoned is decided when the grace runs out, before it is killed: the exit
+    status the kill gives it (reported by its thread, which may run before the records are made) is not
+    its outcome. Here the kill waits for that thread, the race the delivery would otherwise lose."""
+    from codex_orchestrator.notify import deliver
+
+    script = tmp_path / "hang.sh"
+    script.write_text("#!/bin/sh\nexec sleep 30\n")
+    script.chmod(0o755)
+    notifier = deliver.Notifier([str(script)], [], {})
+    notifier.dispatch("run-complete", {})
+    real_killpg = os.killpg
+
+    def kill_and_let_its_thread_finish(pgid: int, signum: int) -> None:
+        real_killpg(pgid, signum)
+        notifier_deliveries[0].done.wait(5)
+
+    notifier_deliveries = list(notifier._deliveries)
+    monkeypatch.setattr(deliver.os, "killpg", kill_and_let_its_thread_finish)
+    (record,) = notifier.settle(grace=0.3)
+    assert record.status == "abandoned" and "grace" in (record.error or ""), record
+    assert notifier_deliveries[0].done.is_set()  # it did end (killed), after the decision
+
+
 def test_a_notify_program_that_hangs_is_abandoned_and_killed(repo: Repo, isolated_home: Path,
                                                             tmp_path: Path) -> None:
     from ..conftest import live_pids
@@ -150,7 +175,7 @@ def test_a_notify_program_that_hangs_is_abandoned_and_killed(repo: Repo, isolate
     assert result.returncode == 0
     assert elapsed < 15  # the 2 s grace, start-up and the command on a loaded machine; never the program's 30 s
     (record,) = _manifest(repo)["notifications"]
-    assert record["status"] == "abandoned"
+    assert record["status"] == "abandoned", record
     deadline = time.monotonic() + 5  # killed, then reaped: give a loaded machine a moment
     while live_pids(marker) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -51,13 +51,15 @@ class _Delivery:
         self.done = threading.Event()
         self.process: subprocess.Popen[bytes] | None = None
 
-    def record(self) -> NotificationRecord:
+    def record(self, *, abandoned: bool) -> NotificationRecord:
+        """`abandoned`: it had not ended when the grace ran out (decided once, before it was killed: the
+        exit status the kill gives it is not its outcome)."""
         from ..runs.manifest import NotificationRecord
 
         error = self.error
-        if not self.done.is_set():
+        if abandoned:
             error = f"not delivered within the {GRACE_SECONDS:g} s grace at exit" + (f" ({error})" if error else "")
-        return NotificationRecord(self.target, self.event, self.status if self.done.is_set() else "abandoned",  # type: ignore[arg-type]
+        return NotificationRecord(self.target, self.event, "abandoned" if abandoned else self.status,  # type: ignore[arg-type]
                                   self.attempts, error)
 
 
@@ -172,12 +174,14 @@ class Notifier:
             deliveries, self._deliveries = self._deliveries, []
         for delivery in deliveries:
             delivery.done.wait(max(0.0, deadline - time.monotonic()))
-        for delivery in deliveries:
-            if not delivery.done.is_set() and delivery.process is not None:
+        unfinished = [delivery for delivery in deliveries if not delivery.done.is_set()]
+        records = [delivery.record(abandoned=delivery in unfinished) for delivery in deliveries]
+        for delivery in unfinished:
+            if delivery.process is not None:
                 with contextlib.suppress(OSError):
                     os.killpg(delivery.process.pid, signal.SIGKILL)
-                self._log(f"{delivery.target} {delivery.event}: abandoned after the {grace:g} s grace")
-        return [delivery.record() for delivery in deliveries]
+            self._log(f"{delivery.target} {delivery.event}: abandoned after the {grace:g} s grace")
+        return records
 
     def close_log(self) -> None:
         if self._log_fd >= 0:
