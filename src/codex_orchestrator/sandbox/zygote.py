@@ -31,24 +31,20 @@ import gc
 import marshal
 import os
 import select
+import signal
 import socket
 import sys
 from typing import Any
 
 from . import lifetime
-from .builtin import EXIT_SETUP_FAILED, Command, Confinement, Plan, _die, _fork, _pylibc, _spawn
+from .builtin import EXIT_SETUP_FAILED, SIG_DFL, Command, Confinement, Plan, _die, _fork, _pylibc, _spawn
 from .landlock import Identity
 
 MAX_PLAN = 1 << 20
 MAX_COMMAND = 1 << 17  # the orchestrator sends at most warm_pool.MAX_COMMAND bytes
 CLONE_PARENT = 0x00008000
-SIGCHLD = 17
-SIGINT = 2
-SIGPIPE = 13
-SIGXFSZ = 25
 SYS_CLONE3 = 435  # the same number on every architecture
 SYS_CLONE = {"x86_64": 56, "aarch64": 220}  # the older clone, where seccomp profiles refuse clone3
-SIG_DFL = 0
 
 
 class _CloneArgs(ctypes.Structure):
@@ -62,7 +58,7 @@ def main(argv: list[str]) -> None:
     lifetime.die_with(owner)  # exits at once if the orchestrator died before this took effect
     gc.disable()  # a handful of small objects per request; and no pass ever runs in a forked child
     os.chdir("/")  # pin no directory of the orchestrator's
-    _pylibc().signal(ctypes.c_int(SIGINT), ctypes.c_void_p(SIG_DFL))  # no Python handler in the init
+    _pylibc().signal(ctypes.c_int(signal.SIGINT), ctypes.c_void_p(SIG_DFL))  # no Python handler in the init
     sock = socket.socket(fileno=control)
     while True:
         data, fds, _flags, _addr = socket.recv_fds(sock, MAX_PLAN, 1)
@@ -110,7 +106,8 @@ def _clone_parent() -> int:
     args = _CloneArgs(flags=CLONE_PARENT)
     pid = int(lib.syscall(ctypes.c_long(SYS_CLONE3), ctypes.byref(args), ctypes.c_size_t(ctypes.sizeof(args))))
     if pid < 0 and ctypes.get_errno() in (errno.ENOSYS, errno.EPERM) and os.uname().machine in SYS_CLONE:
-        pid = int(lib.syscall(ctypes.c_long(SYS_CLONE[os.uname().machine]), ctypes.c_ulong(CLONE_PARENT | SIGCHLD),
+        flags = ctypes.c_ulong(CLONE_PARENT | signal.SIGCHLD)
+        pid = int(lib.syscall(ctypes.c_long(SYS_CLONE[os.uname().machine]), flags,
                               ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)))
     return pid
 
@@ -177,7 +174,7 @@ def _parked_init(confinement: Confinement, init_end: int, alive_r: int, status_w
             os._exit(255)
         # SIGPIPE and SIGXFSZ: what Popen's restore_signals resets (Python ignores both, and so do we: a
         # write to a closed socket must not kill this init). Its own failure is reported by _spawn.
-        command = _spawn(_pylibc(), Command(executables, argv, env, (), init_end, (SIGPIPE, SIGXFSZ)))
+        command = _spawn(_pylibc(), Command(executables, argv, env, (), init_end, (signal.SIGPIPE, signal.SIGXFSZ)))
         os.write(init_end, b"ok")
         confinement.reap(command, alive_r, status_w, init_end)
     except BaseException:
