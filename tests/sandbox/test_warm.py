@@ -401,8 +401,12 @@ def test_only_long_lived_entry_points_opt_in(tmp_path: Path) -> None:
         assert warm.mode() == "off", "the CLI must not use the warm sandbox"
         assert "codex_orchestrator.sandbox.warm_pool" not in sys.modules
         from codex_orchestrator import Orchestrator
-        Orchestrator(cwd=os.getcwd())
+        orch = Orchestrator(cwd=os.getcwd())
         assert warm.mode() == "on"
+        orch.exec(["true"], sandbox="danger-full-access")
+        assert "codex_orchestrator.sandbox.warm_pool" not in sys.modules, "no helper before a sandboxed call"
+        orch.exec(["true"], sandbox="workspace-write")
+        assert "codex_orchestrator.sandbox.warm_pool" in sys.modules
         print("ok")
     """)
     env = {name: value for name, value in os.environ.items() if name != warm.ENV}

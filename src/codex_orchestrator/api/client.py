@@ -99,7 +99,9 @@ class Orchestrator:
         self._session_approvals: set[str] = set()  # "for this session" lasts as long as this object
         from ..sandbox import warm
 
-        warm.enable()  # a long-lived caller: sandboxed calls find their sandbox built ahead of need
+        # A long-lived caller: sandboxed calls find their sandbox built ahead of need. The helper that builds
+        # them starts with the first sandboxed call, not here: a script may make one call, or none sandboxed.
+        warm.enable(prestart=False)
 
     # ------------------------------------------------------------------ commands
 

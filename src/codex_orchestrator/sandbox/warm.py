@@ -29,15 +29,16 @@ ENV = "CODEX_ORCHESTRATOR_WARM_SANDBOX"
 _enabled = False
 
 
-def enable() -> None:
+def enable(*, prestart: bool = True) -> None:
     """Opt this process in (long-lived processes only): sandboxes are parked from its next sandboxed spawn.
-    The helper that builds them starts now, in the background (if the built-in backend works here), so
-    that the first sandboxed calls do not wait for it."""
+    With `prestart` (the servers), the helper that builds them starts now, in the background (if the
+    built-in backend works here), so that the first sandboxed calls do not wait for it; without (the
+    Python API, where a script may make one call, or none sandboxed), at the first sandboxed spawn."""
     global _enabled
     if _enabled:
         return
     _enabled = True
-    if mode() == "on":
+    if prestart and mode() == "on":
         import threading
 
         threading.Thread(target=_prestart, name="codex-orchestrator-warm-sandbox-start", daemon=True).start()
