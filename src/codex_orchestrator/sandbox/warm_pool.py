@@ -121,9 +121,10 @@ def _failure(reply: bytes, program: str, cwd: str) -> OSError | subprocess.Subpr
 
 
 def _reap(pid: int) -> None:
-    """Reap a waiter whose command's status we already have; it is ours and unreaped, so the pid is its."""
+    """Kill and reap a waiter of ours: one whose command's status we already have (it only had that left to
+    relay), or a parked one being discarded. Ours and unreaped, so the pid is still its."""
     with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)  # it only had the status left to relay
+        os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
 
@@ -214,10 +215,7 @@ class _Parked:
         self.collect(time.monotonic() + 5.0, ready=False)
         self.sock.close()  # an init waiting for a command sees the end of input and exits
         if self.pid > 0:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)  # our child, not yet reaped: the pid is still its
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, 0)
+            _reap(self.pid)
 
 
 class _Helper:
