@@ -335,15 +335,10 @@ def writer_mark(paths: RunPaths) -> Path:
 
 def _dead_writers(paths: RunPaths) -> list[str]:
     """The marks of servers that are gone (one `listdir` of the task's folder, a few entries)."""
-    from .._files import _directory
-
-    try:
-        with _directory(paths.task_dir, paths.root, create=False) as dir_fd:
-            names = [name for name in os.listdir(dir_fd) if name.startswith(WRITER_MARK)]
-    except OSError:
-        return []
     dead = []
-    for name in names:
+    for name in _listing(paths.task_dir, paths.root):
+        if not name.startswith(WRITER_MARK):
+            continue
         pid, _, start = name[len(WRITER_MARK):].partition("-")
         try:
             alive = process_alive(int(pid), int(start) if start.isdigit() else None)
@@ -357,6 +352,17 @@ def _dead_writers(paths: RunPaths) -> list[str]:
 def drop_writer_mark(paths: RunPaths) -> None:
     """This process's mark, once its writer holds nothing more of the task (views.close)."""
     _drop_markers(paths, [writer_mark(paths).name])
+
+
+def _listing(folder: Path, root: Path) -> list[str]:
+    """The names in a folder of the run store, opened following no link; none if it cannot be read."""
+    from .._files import _directory
+
+    try:
+        with _directory(folder, root, create=False) as dir_fd:
+            return os.listdir(dir_fd)
+    except OSError:
+        return []
 
 
 def _drop_markers(paths: RunPaths, names: list[str]) -> None:
@@ -375,17 +381,10 @@ def _add_missing(paths: RunPaths, runs: dict[str, Any], *, skip: Any = ()) -> No
     metrics record. One listing of the task's runs, only then. Runs older than the oldest entry kept are
     left alone (they were trimmed, not lost); so are live ones: their own process writes them.
     """
-    from .._files import _directory
     from .lock import lock_held
 
-    cli_dir = paths.task_dir / "cli"
-    try:
-        with _directory(cli_dir, paths.root, create=False) as dir_fd:
-            names = os.listdir(dir_fd)
-    except OSError:
-        return
     floor = min(runs) if len(runs) >= STATE_KEEP_RUNS else ""
-    for name in names:
+    for name in _listing(paths.task_dir / "cli", paths.root):
         if name in runs or name in skip or name <= floor or name.startswith("."):
             continue
         other = RunPaths(paths.root, paths.task_id, name)
