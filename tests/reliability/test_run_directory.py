@@ -37,7 +37,10 @@ def test_the_directory_appears_with_its_first_manifest_and_keeps_what_was_opened
     assert [p.name for p in cli.iterdir()] == [run.paths.run_id] and run.where == run.paths
     (manifest,) = repo.manifests()
     assert manifest["status"] == "in_progress" and manifest["instructions"]["path"] == str(run.paths.instructions)
-    assert (run.paths.run_dir / "instructions.md").is_file() and (run.paths.run_dir / ".resume-token").is_file()
+    assert (run.paths.run_dir / "instructions.md").is_file()
+    # The directory is the run's lock, and an `exec` run, which cannot be resumed, has no resume token.
+    assert sorted(p.name for p in run.paths.run_dir.iterdir()) == [
+        "commands", "events.jsonl", "instructions.md", "manifest.json"]
     run.finish(run.summary("succeeded", None, exit_code=0))
     events = [json.loads(line)["type"] for line in run.paths.events.read_text().splitlines()]
     assert events == ["run:start", "run:summary"]  # the events file opened in the hidden folder, kept

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -72,3 +73,96 @@ def test_a_stopped_orchestrator_is_not_interrupted_and_cannot_be_resumed(repo: R
         proc.wait()
     status = json.loads(repo.run("status", "--run", run_id, "--format", "json").stdout)
     assert status["status"] == "interrupted"
+
+
+HOLD = ("import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); "
+        "print('held', flush=True); time.sleep(60)")
+
+
+def _hold(path: Path) -> subprocess.Popen[str]:
+    """Another live process holding an flock on `path` (a run directory, or an older run's `.lock`)."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+    return proc
+
+
+def _as_live(run_dir: Path, **fields: object) -> None:
+    """Rewrite a finished run's manifest as if its process were still running it."""
+    manifest_path = run_dir / "manifest.json"
+    data = json.loads(manifest_path.read_text())
+    data.update(status="in_progress", completed_at=None, **fields)
+    manifest_path.write_text(json.dumps(data))
+
+
+def _status(repo: Repo, run_id: str) -> str:
+    return str(json.loads(repo.run("status", "--run", run_id, "--format", "json").stdout)["status"])
+
+
+def test_the_run_directory_is_the_lock_and_older_layouts_are_still_told_live(repo: Repo) -> None:
+    """This version locks a run by its directory (no `.lock`, one inode less per run). A run made by an
+    earlier version keeps being judged the way that version locks it: by its `.lock` file if it has one,
+    by its pid if it is a wave-1 run, made before runs were locked."""
+    from codex_orchestrator.runs.store import process_start_time
+
+    repo.pipeline({"kind": "command", "id": "a", "title": "a", "command": "test -e ok"})
+    run_id = _failed_run(repo)
+    run_dir = repo.root / ".runs" / "default" / "cli" / run_id
+    assert not (run_dir / ".lock").exists()
+
+    # This layout: another process holding the directory is a live run; free, it is interrupted.
+    _as_live(run_dir)
+    holder = _hold(run_dir)
+    try:
+        assert _status(repo, run_id) == "in_progress"
+        assert repo.run("resume", "--run", run_id).returncode == 75
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _status(repo, run_id) == "interrupted"
+
+    # A version-1 run with a `.lock` file: that file is its lock, for this version too.
+    _as_live(run_dir, version=1)
+    (run_dir / ".lock").touch()
+    holder = _hold(run_dir / ".lock")
+    try:
+        assert _status(repo, run_id) == "in_progress"
+        busy = repo.run("resume", "--run", run_id)
+        assert busy.returncode == 75, busy.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _status(repo, run_id) == "interrupted"
+
+    # A wave-1 run (version 1, no `.lock`): nothing to ask but its recorded pid.
+    (run_dir / ".lock").unlink()
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        _as_live(run_dir, version=1, pid=sleeper.pid, pid_start_time=process_start_time(sleeper.pid))
+        assert _status(repo, run_id) == "in_progress"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert _status(repo, run_id) == "interrupted"
+
+    resumed = repo.run("resume", "--run", run_id, "--format", "jsonl")
+    assert resumed.returncode == 0, resumed.stderr
+    assert not (run_dir / ".lock").exists()
+
+
+def test_an_exec_run_has_no_resume_token_and_a_token_does_not_make_it_resumable(repo: Repo) -> None:
+    result = repo.run("exec", "--format", "jsonl", "--", "false")
+    assert result.returncode == 1
+    (manifest,) = repo.manifests()
+    run_dir = Path(manifest["events_path"]).parent
+    assert not (run_dir / ".resume-token").exists()
+    refused = repo.run("resume", "--run", manifest["run_id"], "--token", "guess")
+    assert refused.returncode == 2 and "only pipeline runs can be resumed" in refused.stderr
+
+    repo.pipeline({"kind": "command", "id": "a", "title": "a", "command": "test -e ok"})
+    run_id = _failed_run(repo)
+    token_file = repo.root / ".runs" / "default" / "cli" / run_id / ".resume-token"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    token_file.unlink()  # a pipeline run whose token is gone: a token given cannot be checked, so it is refused
+    missing = repo.run("resume", "--run", run_id, "--token", "guess")
+    assert missing.returncode == 77 and "has no resume token" in missing.stderr
+    assert repo.run("resume", "--run", run_id).returncode == 0

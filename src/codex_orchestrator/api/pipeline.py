@@ -70,9 +70,15 @@ def open_for_resume(config: Config, run_id: str, task_id: str | None, token: str
 
     store = RunStore(config.repo_root)
     paths = store.find(run_id, task_id)
-    if token is not None and not hmac.compare_digest(token.strip(), store.read_token(paths)):
-        raise ApprovalError(f"wrong resume token for run {run_id}")
     manifest = read_manifest_dict(paths)
+    if token is not None:
+        stored = store.read_token(paths)
+        # An `exec` run has no token: it cannot be resumed, which is refused below with its own message.
+        if stored is None and manifest["pipeline"].get("source") != "exec":
+            raise ApprovalError(f"run {run_id} has no resume token (.resume-token is missing); "
+                                "resume it without --token")
+        if stored is not None and not hmac.compare_digest(token.strip(), stored):
+            raise ApprovalError(f"wrong resume token for run {run_id}")
     lock = RunLock.acquire(paths, holder=manifest.get("pid"))
     manifest = read_manifest_dict(paths)
     status, _ = effective_status(manifest, paths=paths)

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from .._protocols import conforms
 from ..events.bus import EventBus, Subscriber, utc_timestamp
 from ..events.sinks import JsonlFileSink
 from ..events.version import SCHEMA_VERSION
@@ -100,7 +101,7 @@ class ActiveRun:
         manifest.metrics.output_format = output_format
         if parent is not None:
             parent.link(manifest)
-        staging, lock = store.create(paths)
+        staging, lock = store.create(paths, resumable=pipeline.source != "exec")
         run = cls._attach(paths, manifest, config, subscribers, lock, staging=staging)
         if with_instructions:
             run._load_instructions(config, cwd)
@@ -150,7 +151,7 @@ class ActiveRun:
         hooks: list[RunHook] = []
         for subscriber in subscribers:
             bus.subscribe(subscriber)
-            if isinstance(subscriber, RunHook):
+            if conforms(subscriber, RunHook):
                 hooks.append(subscriber)
         run = cls(paths, manifest, bus, recorder, lock, hooks)
         run._call_hooks("attached")
@@ -287,7 +288,7 @@ class ActiveRun:
 
         self._call_hooks("before_summary", summary)
         try:
-            if summary["status"] != "succeeded":
+            if summary["status"] != "succeeded" and m.pipeline.source != "exec":
                 RunStore.keep_token(self.paths)  # before the final manifest says it can be resumed
             self.bus.publish("run:summary", summary)
             manifest = self.recorder.written or m.to_dict()  # the final manifest, just written

@@ -16,7 +16,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 from .._record import asdict, field, fields, record
 
-MANIFEST_VERSION = 1
+# 2: the run is locked by its directory, not by a `.lock` file in it (runs/lock.py); an `exec` run has no
+# resume token (it cannot be resumed).
+MANIFEST_VERSION = 2
 # How a run is linked to its parent: it is the child run of a subpipeline stage, or it was started
 # (or resumed) with --parent-run. Only a subpipeline's child run is resumed through its parent.
 ParentLink = Literal["subpipeline", "parent-run"]

@@ -211,7 +211,8 @@ def effective_status(manifest: dict[str, Any], now: float | None = None,
     """The status to report: a live-looking run that no process runs any more is `interrupted`.
 
     The run's lock decides (runs/lock.py): held means alive however old the heartbeat (a stopped
-    process), free means interrupted. Runs without a lock file fall back to the pid and heartbeat.
+    process), free means interrupted. Wave-1 runs (made before runs were locked) fall back to the pid and
+    heartbeat.
     """
     status = manifest.get("status", "queued")
     if status not in ("queued", "in_progress"):
@@ -219,7 +220,7 @@ def effective_status(manifest: dict[str, Any], now: float | None = None,
     if paths is not None:
         from .lock import lock_held
 
-        held = lock_held(paths)
+        held = lock_held(paths, manifest)
         if held is not None:
             if held:
                 return status, manifest.get("status_detail")

@@ -1,7 +1,8 @@
 """Where runs live on disk, and the files shared by every run of a task.
 
     .runs/<task>/cli/<run-id>/manifest.json, events.jsonl, run-summary.json,
-                              commands/NN-<stage>.log, .resume-token, .lock, instructions.md
+                              commands/NN-<stage>.log, instructions.md, .resume-token (pipeline runs);
+                              the directory itself is the run's lock (lock.py)
     .runs/<task>/metrics.json   one record per finished run (shared, locked)
     .runs/<task>/.reserve.<pid>.0.tmp   room kept for the last records of that process's runs
     .runs/<task>/.views-<pid>-<start>   a server whose writer thread may hold lines of the task (views.py)
@@ -94,11 +95,11 @@ class RunStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def create(self, paths: RunPaths) -> tuple[RunPaths, RunLock]:
+    def create(self, paths: RunPaths, *, resumable: bool = True) -> tuple[RunPaths, RunLock]:
         """Make the run's directory under a hidden name, `.<run-id>.creating`: its folders, its resume token
-        and its lock, held. `publish` then writes its first manifest there and renames it into place, so a
-        `kill -9` at any moment never leaves a run directory without a manifest. Returns the hidden
-        directory's paths and the run's lock."""
+        (only for a run `resume` can continue: not an `exec` run) and its lock, held. `publish` then writes
+        its first manifest there and renames it into place, so a `kill -9` at any moment never leaves a run
+        directory without a manifest. Returns the hidden directory's paths and the run's lock."""
         from .._files import write_new
         from .lock import RunLock
 
@@ -108,9 +109,10 @@ class RunStore:
         _ignore_in_git(self.root / ".runs", self.root)
         # Written in place, not fsynced: the directory's rename publishes it, and only a run that ends
         # unsucceeded can be resumed; its end flushes the token (`keep_token`, docs/manifest.md).
-        write_new(staging.resume_token, (os.urandom(16).hex() + "\n").encode(), mode=0o600, within=self.root)
+        if resumable:
+            write_new(staging.resume_token, (os.urandom(16).hex() + "\n").encode(), mode=0o600, within=self.root)
         reserve_room(staging)
-        return staging, RunLock.acquire(staging)
+        return staging, RunLock.new(staging)
 
     @staticmethod
     def publish(staging: RunPaths, paths: RunPaths, manifest: dict[str, Any]) -> None:
@@ -173,8 +175,16 @@ class RunStore:
             os.close(fd)
 
     @staticmethod
-    def read_token(paths: RunPaths) -> str:
-        return paths.resume_token.read_text().strip()
+    def read_token(paths: RunPaths) -> str | None:
+        """The run's resume token; None for a run that has none (an `exec` run: it cannot be resumed)."""
+        from .._files import open_file
+
+        try:
+            fd = open_file(paths.resume_token, os.O_RDONLY, within=paths.root)
+        except FileNotFoundError:
+            return None
+        with open(fd, encoding="utf-8") as file:
+            return file.read().strip()
 
     # Shared files: read-modify-write under a lock, so concurrent runs never lose a record.
 
