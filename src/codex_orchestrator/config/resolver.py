@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._paths import resolve
 from .._record import field, record
 from ..errors import ConfigError
 from .codex_layers import CodexDocument, parse_overrides, project_layer, trusted_projects, user_layers
@@ -214,7 +215,7 @@ def load_config(
     `profile` is `-p NAME` and `overrides` the `-c key=value` items, as in Codex.
     """
     env = os.environ if env is None else env
-    cwd = (cwd or Path.cwd()).resolve()
+    cwd = resolve(cwd or Path.cwd())
     repo_root, repo_config_path = _repo(cwd, env)
     home = codex_home(env)
     codex_path = home / "config.toml"
@@ -262,7 +263,7 @@ def load_config_cached(cwd: Path, flags: Mapping[str, Any], env: Mapping[str, st
     against 250 us to resolve). A file created, removed, edited or replaced anywhere in that list is read
     afresh at the next call, so a repo that tightens its config mid-session is obeyed from its next call.
     The files are `stat`ed *before* they are read: one changed meanwhile only costs a second read."""
-    cwd = cwd.resolve()
+    cwd = resolve(cwd)
     key = (str(cwd), repr(sorted(flags.items())), frozenset(env.items()))
     paths, stamp, root = _sources(cwd, env)
     with _cached_lock:

@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
 
+from .._protocols import conforms
 from .._record import field, record
 from ..errors import OrchestratorError
 from .buffer import HeadTailBuffer
@@ -200,7 +201,7 @@ def _popen(argv: Sequence[str], cwd: Path, env: Mapping[str, str], preexec: Call
     """Spawn with pipes in a new session. A preexec that `ExecsDirectly` is told the command, starts it
     itself, and reports an exec failure on a pipe of ours, raised here as `Popen` would raise it; in a
     long-lived process, a parked sandbox that matches it may start the command instead (sandbox/warm.py)."""
-    if not isinstance(preexec, ExecsDirectly):
+    if not conforms(preexec, ExecsDirectly):
         return subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True, close_fds=True, preexec_fn=preexec,
                                 pass_fds=pass_fds)
@@ -263,7 +264,7 @@ class _PipeRun:
         self.chunkers = {"stdout": Utf8Chunker(), "stderr": Utf8Chunker()}
         self.selector = selectors.DefaultSelector()
         self.pidfd = -1
-        self.early = proc if isinstance(proc, ReportsExit) else None
+        self.early = proc if conforms(proc, ReportsExit) else None
         self.early_fd = -1
         self.timed_out = self.cancelled = False
         self.kill_at: float | None = None  # set once SIGTERM was sent

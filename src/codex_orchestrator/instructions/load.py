@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .._hash import sha256
+from .._paths import resolve
 from ..errors import UsageError
 from .compose import Part, compose
 from .discovery import Document, candidates, find_git_root, read_documents
@@ -34,7 +35,7 @@ def load_instructions(
     """
     if max_bytes < 0:
         raise UsageError(f"project_doc_max_bytes must be 0 or more, not {max_bytes}")
-    cwd = cwd.resolve()
+    cwd = resolve(cwd)
     codex_home = codex_home.expanduser().absolute()
     warnings: list[str] = []
     root = find_git_root(cwd) or cwd

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .._paths import resolve
 from .rpc import INVALID_PARAMS, RpcError
 
 SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
@@ -75,7 +76,7 @@ class Params:
 
     def directory(self, key: str, default: Path) -> Path:
         value = self.string(key)
-        path = (default / value if value else default).resolve()
+        path = resolve(default / value if value else default)
         if not path.is_dir():
             raise invalid(f"{key!r}: {path} is not a directory")
         return path

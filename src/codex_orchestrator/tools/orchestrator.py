@@ -24,6 +24,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
+from .._paths import resolve
 from ..errors import SandboxUnavailableError
 from ..events.bus import EventBus, utc_timestamp
 from .asker import HOW_TO_APPROVE, OPTIONS, ApprovalQuestion, Asker, NoChannel
@@ -147,7 +148,7 @@ class ToolOrchestrator:
         from .approvals.keys import canonical_argv
 
         argv = canonical_argv(request.command)
-        call = _ToolCall(request, "tr_" + os.urandom(6).hex(), time.monotonic(), request.cwd.resolve(), argv,
+        call = _ToolCall(request, "tr_" + os.urandom(6).hex(), time.monotonic(), resolve(request.cwd), argv,
                          request.sandbox_mode or self.config.get("sandbox_mode"), cancel or self.cancel)
         if request.capture_stdout:
             call.capture = _Capture(request.capture_stdout)

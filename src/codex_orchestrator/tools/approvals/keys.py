@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..._hash import sha256
 from ..._lazyre import LazyPattern
+from ..._paths import resolve
 
 SHELLS = frozenset({"bash", "sh", "zsh", "dash"})
 # A shell named by path only counts from the system directories: `./bash -lc ls` is not `ls`.
@@ -208,6 +209,6 @@ def approval_key(argv: Sequence[str] | str, cwd: Path, escalated: bool) -> str:
     ASCII-only so that the same approval hashes the same on every machine and
     for file names that are not valid UTF-8.
     """
-    payload = json.dumps([KEY_VERSION, canonical_argv(argv), str(cwd.resolve()), bool(escalated)],
+    payload = json.dumps([KEY_VERSION, canonical_argv(argv), str(resolve(cwd)), bool(escalated)],
                          separators=(",", ":"), ensure_ascii=True)
     return "sha256:" + sha256(payload.encode("ascii")).hexdigest()
