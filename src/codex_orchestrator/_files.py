@@ -358,9 +358,10 @@ def _write_bytes_atomic(path: Path, data: bytes, *, mode: int, fsync: bool, with
 
 
 def write_new(path: Path, data: bytes, *, within: Path, mode: int = 0o644) -> None:
-    """Create `path`, which must not exist yet, holding `data`. Only for a directory that is published by
-    one rename once complete (a run directory being made): there, a temporary file and its own rename
-    would add nothing but two syscalls."""
+    """Create `path`, which must not exist yet, holding `data`. Only for a file that is not JSON, in a
+    directory that is published by one rename once complete (a run directory's resume token): there, a
+    temporary file and its own rename would add nothing but two syscalls. (A `kill -9` may leave it cut
+    short in a directory that is then never published.)"""
     with _storage_errors(path), _directory(path.parent, within, create=False) as dir_fd:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
         fd = os.open(path.name, flags, mode, dir_fd=dir_fd)

@@ -109,3 +109,35 @@ def test_a_summary_that_cannot_be_written_leaves_the_manifest_in_progress_and_ra
         raise AssertionError("the summary's error was lost")
     assert json.loads(run.paths.manifest.read_text())["status"] == "in_progress"
     assert [p.name for p in run.paths.run_dir.iterdir() if p.name.endswith(".tmp")] == []  # no temporary left
+
+
+def test_a_first_manifest_cut_short_never_leaves_a_manifest_json(repo: Repo, monkeypatch) -> None:
+    """The first manifest is written under a temporary name and renamed, even in the hidden directory: a
+    write that stops half-way (a full disk here; a `kill -9` there) leaves no `manifest.json` that is not
+    JSON, and the run directory is not published."""
+    import errno
+
+    from codex_orchestrator import _files
+    from codex_orchestrator.errors import StorageError
+
+    run = _create(repo)
+    real_write = os.write
+
+    def write(fd: int, data: bytes) -> int:
+        if b'"run_id"' in bytes(data[:200]):
+            real_write(fd, bytes(data[:100]))
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(_files.os, "write", write)
+    try:
+        run.start()
+    except (OSError, StorageError):
+        pass
+    else:
+        raise AssertionError("the failed write was not reported")
+    monkeypatch.undo()
+    run.lock.release()
+    assert repo.manifests() == [] and not run.paths.run_dir.exists()
+    for path in (repo.root / ".runs").rglob("*.json"):
+        json.loads(path.read_text())  # every JSON file there is whole (no manifest.json cut short)

@@ -116,12 +116,14 @@ class RunStore:
 
     @staticmethod
     def publish(staging: RunPaths, paths: RunPaths, manifest: dict[str, Any]) -> None:
-        """The run's first manifest (its `run:start` one), written in place, then the directory renamed into
-        place: one step for readers. Not fsynced: an in-progress manifest is superseded within
-        milliseconds, and only the final one is flushed (docs/manifest.md)."""
-        from .._files import move_aside, write_new
+        """The run's first manifest (its `run:start` one), then the directory renamed into place: one step for
+        readers. The manifest too is written whole under a temporary name and renamed: the hidden directory
+        is never published without it, but a `kill -9` must not leave a `manifest.json` cut short anywhere
+        (a rename, ~10 us). Not fsynced: an in-progress manifest is superseded within milliseconds, and
+        only the final one is flushed (docs/manifest.md)."""
+        from .._files import move_aside, write_bytes_atomic
 
-        write_new(staging.manifest, dump_json(manifest).encode(), within=paths.root)
+        write_bytes_atomic(staging.manifest, dump_json(manifest).encode(), fsync=False, within=paths.root)
         move_aside(staging.run_dir, "", within=paths.root, to=paths.run_dir)
 
     def find(self, run_id: str, task_id: str | None = None) -> RunPaths:
