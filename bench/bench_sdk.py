@@ -29,6 +29,7 @@ REFERENCE = ROOT / "tests" / "peers" / "node_modules" / "@kbediako" / "codex-orc
 AIMS_MS = {"execUnsandboxed": 5.0, "execSandboxed": 15.0, "sessionRun": 5.0}
 LABELS = {
     "bareSpawn": "bare `true` spawned from Node (execFile)",
+    "fsProbe": "a run-like folder made from Node (2 folders, 5 files, 1 replace)",
     "rpc": "JSON-RPC round trip alone (`listSessions()`)",
     "execUnsandboxed": '`orch.exec(["true"])`, danger-full-access',
     "execSandboxed": '`orch.exec(["true"])`, workspace-write (sandboxed)',

@@ -4,7 +4,7 @@
 //   node bench/sdk_bench.mjs '{"sdk": ".../dist/index.js", "cli": "...", "cwd": "...", ...}'
 
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -41,6 +41,17 @@ function check(result, what, key) {
 const out = {};
 const bare = promisify(execFile);
 out.bareSpawn = await timeEach(cfg.runs, () => bare('true'));
+// How quick the file system is right now, without us: the folders and files a warm call makes (its run
+// folder and commands/, events, manifest, log, summary) and the replace of its manifest. After a mass
+// deletion nearby (a test suite, this bench's own clean-up) this is several times slower for minutes.
+out.fsProbe = await timeEach(cfg.runs, async (i) => {
+  const dir = `${cfg.cwd}/.fs-probe/${i}`;
+  mkdirSync(`${dir}/commands`, { recursive: true });
+  for (const name of ['events.jsonl', 'manifest.json', 'commands/01-exec.log', 'run-summary.json', '.manifest.tmp']) {
+    writeFileSync(`${dir}/${name}`, '{}');
+  }
+  renameSync(`${dir}/.manifest.tmp`, `${dir}/manifest.json`);
+});
 
 const orch = new Orchestrator({ cliPath: cfg.cli, cwd: cfg.cwd, env: cfg.env });
 for (let i = 0; i < 20; i++) check(await orch.exec(['true'], { sandbox: 'danger-full-access' }), 'warm-up');
