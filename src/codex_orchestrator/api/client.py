@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from .._paths import resolve
 from .._record import record
 from ..exec.shared import SharedSessions
 
@@ -193,7 +194,7 @@ class Orchestrator:
     def _dir(self, cwd: str | os.PathLike[str] | None) -> Path:
         from ..errors import UsageError
 
-        where = (self.cwd / cwd).resolve() if cwd is not None else self.cwd
+        where = resolve(self.cwd / cwd) if cwd is not None else self.cwd
         if not where.is_dir():
             raise UsageError(f"cwd {where}: not a directory")
         return where
