@@ -166,3 +166,16 @@ def test_an_exec_run_has_no_resume_token_and_a_token_does_not_make_it_resumable(
     missing = repo.run("resume", "--run", run_id, "--token", "guess")
     assert missing.returncode == 77 and "has no resume token" in missing.stderr
     assert repo.run("resume", "--run", run_id).returncode == 0
+
+
+def test_a_shipped_run_whose_lock_is_a_fifo_does_not_hang_status(repo: Repo) -> None:
+    """A repository may ship a run folder of the older layout whose `.lock` is a FIFO: opening it to ask
+    must not wait for a writer that never comes."""
+    repo.pipeline({"kind": "command", "id": "a", "title": "a", "command": "test -e ok"})
+    run_id = _failed_run(repo)
+    run_dir = repo.root / ".runs" / "default" / "cli" / run_id
+    _as_live(run_dir, version=1)
+    os.mkfifo(run_dir / ".lock")
+    result = subprocess.run([*CLI, "status", "--run", run_id, "--format", "json"], cwd=repo.root,
+                            capture_output=True, text=True, timeout=20)
+    assert json.loads(result.stdout)["status"] == "interrupted"
