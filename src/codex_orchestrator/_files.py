@@ -37,8 +37,8 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 def _unsafe(path: Path, what: str) -> Exception:
     from .errors import UnsafePathError
 
-    return UnsafePathError(f"{path}: {what}; the run store never follows a link it did not create "
-                           "(remove it, or move it out of the way, and run again)")
+    return UnsafePathError(f"{path}: {what}; the run store never follows a link it did not create, nor "
+                           "opens anything but its own files (remove it, or move it out of the way, and run again)")
 
 
 @contextlib.contextmanager
@@ -452,16 +452,31 @@ def write_beside(path: Path, data: bytes, *, within: Path | None) -> Pending:
 
 
 def open_file(path: Path, flags: int, *, within: Path | None = None, mode: int = 0o644) -> int:
-    """`os.open` of `path`; with `within`, no link is followed anywhere below that root (O_NOFOLLOW)."""
+    """`os.open` of `path`; with `within`, no link is followed anywhere below that root (O_NOFOLLOW), and
+    only a regular file (or a directory, when O_DIRECTORY asks for one) is opened: a FIFO, socket or
+    device a repository put in the run store is refused at once, never waited on (the open is made with
+    O_NONBLOCK: a FIFO without a writer would otherwise block it, past a SIGTERM); a directory where a
+    file should be raises IsADirectoryError, as reading it would."""
     if within is None:
         return os.open(path, flags | os.O_CLOEXEC, mode)
     with _directory(path.parent, within, create=bool(flags & os.O_CREAT)) as dir_fd:
         try:
-            return os.open(path.name, flags | os.O_CLOEXEC | os.O_NOFOLLOW, mode, dir_fd=dir_fd)
+            fd = os.open(path.name, flags | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, mode, dir_fd=dir_fd)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise _unsafe(path, "is a symbolic link") from None
+            if exc.errno == errno.ENXIO:  # a FIFO opened for writing, with no reader
+                raise _unsafe(path, "is not a regular file") from None
             raise
+    kind = os.fstat(fd).st_mode
+    if not (stat.S_ISREG(kind) or (flags & os.O_DIRECTORY and stat.S_ISDIR(kind))):
+        os.close(fd)
+        if stat.S_ISDIR(kind):  # as reading it would say: a file that cannot be read (exit 77), not a trap
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        raise _unsafe(path, "is not a regular file")
+    if not flags & os.O_NONBLOCK:
+        os.set_blocking(fd, True)
+    return fd
 
 
 def read_json(path: Path, *, within: Path | None = None) -> Any:

@@ -49,6 +49,19 @@ def test_a_shipped_symlinked_store_file_is_refused(repo: Repo, outside: Path, li
     assert os.path.islink(path)
 
 
+@pytest.mark.parametrize("name", ["out/default/state.json", "out/default/state.json.lock",
+                                  ".runs/default/metrics.json", ".runs/default/metrics.json.lock"])
+def test_a_shipped_fifo_in_the_store_is_refused_not_waited_on(repo: Repo, name: str) -> None:
+    """A FIFO where a store file should be would block its open until a writer came, past SIGTERM: every
+    run of the repository would hang. It is refused at once, naming it."""
+    path = repo.root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path)
+    result = repo.run("exec", "--jsonl", "--", "true", timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert "is not a regular file" in result.stderr and name in result.stderr
+
+
 def test_an_unsandboxed_command_cannot_redirect_the_rest_of_the_run(repo: Repo, outside: Path) -> None:
     """Even outside the sandbox (the user's own choice), swapping the run directory for a link does not
     make the orchestrator write through it: it refuses, naming the path."""

@@ -53,7 +53,7 @@ class RunLock:
     def acquire(cls, paths: RunPaths, *, holder: int | None = None) -> RunLock:
         """Take an existing run's lock without waiting; BusyError if another live process holds it."""
         try:
-            fd = open_file(paths.run_dir / LOCK_NAME, os.O_RDWR | os.O_NONBLOCK, within=paths.root)
+            fd = open_file(paths.run_dir / LOCK_NAME, os.O_RDWR, within=paths.root)
         except FileNotFoundError:
             fd = _open_directory(paths)
         return cls._take(fd, paths, holder=holder)
@@ -84,8 +84,7 @@ def lock_held(paths: RunPaths, manifest: Mapping[str, Any] | None = None) -> boo
     runs were locked (the caller falls back to the recorded pid). `manifest`, when the caller has it read
     already, saves reading it again for a run nobody holds."""
     try:
-        # O_NONBLOCK: a `.lock` that is a FIFO (a shipped run folder) must not hang the open.
-        fd = open_file(paths.run_dir / LOCK_NAME, os.O_RDONLY | os.O_NONBLOCK, within=paths.root)
+        fd = open_file(paths.run_dir / LOCK_NAME, os.O_RDONLY, within=paths.root)
     except FileNotFoundError:
         fd = -1
     if fd >= 0:
